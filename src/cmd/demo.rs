@@ -1,0 +1,10 @@
+//! `pingyi demo`.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`pingyi demo` is not built yet")
+}

@@ -1,0 +1,10 @@
+//! `pingyi layout`.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`pingyi layout` is not built yet")
+}

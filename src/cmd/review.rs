@@ -1,0 +1,10 @@
+//! `pingyi review`.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`pingyi review` is not built yet")
+}

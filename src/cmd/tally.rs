@@ -1,0 +1,10 @@
+//! `pingyi tally`.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`pingyi tally` is not built yet")
+}
