@@ -10,4 +10,5 @@ pub mod folder;
 pub mod form;
 pub mod layout;
 pub mod reading;
+pub mod sheet;
 pub mod units;
