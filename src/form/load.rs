@@ -93,14 +93,30 @@ pub fn parse(src: &str, path: &Path) -> Result<FormDef, FormError> {
 
 /// toml points an unknown key in a tagged table at the table's header; point at the key.
 fn refine_unknown_field(src: &str, start: usize, message: &str) -> usize {
-    let Some(key) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) else {
+    // Serde loses spans inside tagged tables: find the offending key, or the offending string
+    // value (`invalid type: string "tall"`), on the lines after the table's header.
+    let key = message
+        .strip_prefix("unknown field `")
+        .and_then(|m| m.split('`').next())
+        .map(str::to_string)
+        .or_else(|| {
+            let v = message.split("string \"").nth(1)?.split('"').next()?;
+            Some(format!("\"{v}\""))
+        });
+    let Some(key) = key else {
         return start;
     };
+    let key = key.as_str();
     let start = start.min(src.len());
     let mut offset = start;
     for line in src[start..].split_inclusive('\n') {
         if line.trim_start().starts_with(key) {
             return offset + (line.len() - line.trim_start().len());
+        }
+        if key.starts_with('"') {
+            if let Some(i) = line.find(key) {
+                return offset + i;
+            }
         }
         offset += line.len();
     }
@@ -334,6 +350,12 @@ items = [{ id = "q1", label = "问题一", scale = "grade" }]
     fn a_typo_in_a_key_is_refused_with_its_line() {
         let e = err(&MINIMAL.replace("items_go", "itemz_go"));
         assert!(e.contains("forms/x.toml:13:"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_type_inside_a_block_points_at_its_line() {
+        let e = err(&MINIMAL.replace("items_go = \"down\"", "items_go = \"down\"\nrow_height = \"tall\""));
+        assert!(e.contains("forms/x.toml:14:"), "{e}");
     }
 
     #[test]
