@@ -1,0 +1,115 @@
+//! Reports of a [`Tally`]: terminal table, CSV, JSON, XLSX and a self-contained HTML page.
+//! Every output of a provisional tally is marked 未复核 / PROVISIONAL.
+
+pub mod csv;
+pub mod html;
+pub mod json;
+pub mod table;
+pub mod xlsx;
+
+use crate::form::QuotaRounding;
+use crate::tally::{FormTally, Tally};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Xlsx,
+    Html,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot write the XLSX workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("cannot write CSV: {0}")]
+    Csv(#[from] ::csv::Error),
+    #[error("cannot encode JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The report in `format`, as bytes ready for a file or stdout.
+pub fn render(t: &Tally, format: Format) -> Result<Vec<u8>, ReportError> {
+    Ok(match format {
+        Format::Table => table::render(t).into_bytes(),
+        Format::Csv => csv::render(t)?,
+        Format::Json => json::render(t)?.into_bytes(),
+        Format::Xlsx => xlsx::render(t)?,
+        Format::Html => html::render(t).into_bytes(),
+    })
+}
+
+/// The banner every provisional output carries.
+pub const PROVISIONAL: &str = "未复核 PROVISIONAL";
+
+/// "未复核 PROVISIONAL:尚有 3 项待复核" or None for a final tally.
+pub fn marking(t: &Tally) -> Option<String> {
+    (!t.is_final()).then(|| {
+        format!(
+            "{PROVISIONAL}:尚有 {} 项待复核,结果不是最终结果",
+            t.pending.len()
+        )
+    })
+}
+
+/// The label of an option of the form, e.g. "满意" (spaces used for print spacing removed).
+pub fn option_label(f: &FormTally, option: &str) -> String {
+    f.scales
+        .iter()
+        .flat_map(|s| s.options.iter())
+        .find(|(id, _)| id == option)
+        .map_or_else(|| option.to_string(), |(_, l)| l.replace(' ', ""))
+}
+
+/// The grade columns of a form: the options of the first graded item's scale.
+pub fn grade_options(f: &FormTally) -> Vec<(String, String)> {
+    let scale = f
+        .subjects
+        .first()
+        .and_then(|s| s.items.iter().find(|i| !i.check))
+        .map(|i| i.scale.clone());
+    f.scales
+        .iter()
+        .find(|s| Some(&s.id) == scale.as_ref())
+        .map(|s| {
+            s.options
+                .iter()
+                .map(|(id, l)| (id.clone(), l.replace(' ', "")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The recommend votes of a subject on a form, if the form has a check item.
+pub fn recommend_votes(s: &crate::tally::SubjectTally) -> Option<u64> {
+    s.items
+        .iter()
+        .find(|i| i.check)
+        .map(|i| i.counts.iter().map(|c| c.count).sum())
+}
+
+pub fn rounding_label(r: QuotaRounding) -> &'static str {
+    match r {
+        QuotaRounding::Floor => "向下取整",
+        QuotaRounding::Ceil => "向上取整",
+        QuotaRounding::Nearest => "四舍五入",
+    }
+}
+
+/// "附2 优秀党员民主评议推荐表".
+pub fn form_heading(f: &FormTally) -> String {
+    if f.annex.is_empty() {
+        f.title.clone()
+    } else {
+        format!("{} {}", f.annex, f.title)
+    }
+}
+
+/// A subject as printed: "陈静(因公护照受理窗口)".
+pub fn subject_label(s: &crate::tally::SubjectTally) -> String {
+    match &s.detail {
+        Some(d) => format!("{}({d})", s.name),
+        None => s.name.clone(),
+    }
+}
