@@ -1,0 +1,539 @@
+//! Measuring marks: the new ink inside each printed tick box, the question each row answers,
+//! and whether anything was written in the text boxes.
+//!
+//! Rules (and why):
+//! - **Score** = share of dark pixels inside the tick box shrunk by its outline stroke plus
+//!   [`INNER_MARGIN_MM`], so the printed outline never counts and only new ink does. "Dark" is
+//!   the page's Otsu level, computed once per page.
+//! - **Re-centring**: the mapped box is moved within ±[`RECENTRE_MM`] to where its printed
+//!   outline is darkest (VotingWorks does the same), absorbing local paper stretch.
+//! - **Classes** from the form's thresholds: score ≥ definite → Marked, ≥ marginal → Marginal.
+//! - **Stray ticks**: ink in the table cell *outside* the box, at least as much as a definite
+//!   mark would put inside, raises an Empty cell to Marginal — never to Marked: the voter
+//!   probably meant this box, but a person confirms.
+//! - **Filled boxes**: a solid fill scores ≈ 1 and is Marked like a tick. The form says 打“√”,
+//!   but a fill is the clearest intent there is; a voter who corrects by ticking another box
+//!   produces two marks, which surface as an Overvote for a person (never silently resolved).
+//! - **Questions**: exactly one Marked and no Marginal → Answer; nothing → Blank; ≥ 2 Marked →
+//!   Overvote; otherwise any Marginal → Ambiguous. A check item (one box) Marked answers "yes".
+
+use crate::align::Transform;
+use crate::form::MarkThresholds;
+use crate::layout::{AnswerCell, Ink, PageLayout, TICK_STROKE};
+use crate::reading::{
+    CellClass, CellReading, Flag, FlagKind, QuestionReading, QuestionState, WritingReading,
+};
+use crate::units::RectMm;
+use image::GrayImage;
+
+/// Extra margin inside the tick outline left out of the score: re-centring is good to about a
+/// pixel and scanner blur spreads the outline ≈ 0.2 mm; 0.35 mm keeps both out even at 150 dpi.
+pub const INNER_MARGIN_MM: f64 = 0.35;
+/// How far a tick box may be re-centred on its printed outline (VotingWorks: ±7 px at 200 dpi ≈ 0.9 mm;
+/// we allow more because office printers and feeders are sloppier than ballot printers).
+pub const RECENTRE_MM: f64 = 1.5;
+/// Inset of a table cell from its rules when looking for stray ticks (rules are ≤ 0.5 mm).
+const CELL_RULE_MARGIN_MM: f64 = 0.8;
+/// Gap around the tick outline left out of the stray-tick area (the outline and its blur).
+const STRAY_GAP_MM: f64 = 0.6;
+/// Inset of a writing area from its frame and of printed lines inside it.
+const WRITING_MARGIN_MM: f64 = 1.0;
+/// Ink (mm²) that counts as writing: one handwritten character in a 0.5 mm pen is 3–5 mm²;
+/// dust and scanner speckle stay well below.
+pub const WRITING_MIN_MM2: f64 = 3.0;
+
+/// Otsu's split of a gray histogram, with the mean of each class.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Otsu {
+    /// Pixels ≤ level are dark.
+    pub level: u8,
+    pub dark_mean: f64,
+    pub light_mean: f64,
+    /// Share of pixels ≤ level.
+    pub dark_share: f64,
+}
+
+/// Otsu's threshold of a 256-bin histogram (all-zero histogram → level 127, share 0).
+#[must_use]
+pub fn otsu(hist: &[u32; 256]) -> Otsu {
+    let total: f64 = hist.iter().map(|&c| f64::from(c)).sum();
+    if total == 0.0 {
+        return Otsu {
+            level: 127,
+            dark_mean: 0.0,
+            light_mean: 255.0,
+            dark_share: 0.0,
+        };
+    }
+    let sum_all: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| i as f64 * f64::from(c))
+        .sum();
+    let (mut w0, mut s0) = (0.0, 0.0);
+    let mut best = (f64::MIN, 127usize, 0.0, 255.0, 0.0);
+    for (t, &c) in hist.iter().enumerate().take(255) {
+        w0 += f64::from(c);
+        s0 += t as f64 * f64::from(c);
+        let w1 = total - w0;
+        if w0 == 0.0 || w1 == 0.0 {
+            continue;
+        }
+        let (m0, m1) = (s0 / w0, (sum_all - s0) / w1);
+        let between = w0 * w1 * (m0 - m1) * (m0 - m1);
+        if between > best.0 {
+            best = (between, t, m0, m1, w0 / total);
+        }
+    }
+    if best.0 == f64::MIN {
+        // A single gray level: all paper (or all ink); call it paper.
+        let only = hist.iter().position(|&c| c > 0).unwrap_or(255) as f64;
+        return Otsu {
+            level: 127,
+            dark_mean: only,
+            light_mean: only,
+            dark_share: 0.0,
+        };
+    }
+    Otsu {
+        level: best.1 as u8,
+        dark_mean: best.2,
+        light_mean: best.3,
+        dark_share: best.4,
+    }
+}
+
+/// Gray levels between the paper and ink classes below which a page holds no ink at all
+/// (scanner noise on blank paper splits into two classes a few levels apart).
+pub const PAGE_MIN_CONTRAST: f64 = 64.0;
+/// Subsampling step for the page histogram: 1 pixel in 16 is plenty for a threshold.
+const PAGE_SAMPLE_STEP: u32 = 4;
+
+/// The page's ink threshold and how much of it is ink, from a subsampled histogram.
+#[must_use]
+pub fn page_ink(img: &GrayImage) -> Otsu {
+    let mut hist = [0u32; 256];
+    for y in (0..img.height()).step_by(PAGE_SAMPLE_STEP as usize) {
+        for x in (0..img.width()).step_by(PAGE_SAMPLE_STEP as usize) {
+            hist[img.get_pixel(x, y).0[0] as usize] += 1;
+        }
+    }
+    let mut o = otsu(&hist);
+    if o.light_mean - o.dark_mean < PAGE_MIN_CONTRAST {
+        o.dark_share = 0.0;
+    }
+    o
+}
+
+/// Summed-area table of dark pixels over a window of the image.
+struct DarkSums {
+    x0: i64,
+    y0: i64,
+    w: i64,
+    h: i64,
+    sums: Vec<u32>,
+}
+
+impl DarkSums {
+    /// Over `[x0, x1) × [y0, y1)` (clamped to the image).
+    fn new(img: &GrayImage, x0: i64, y0: i64, x1: i64, y1: i64, level: u8) -> Self {
+        let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
+        let (x0, x1, y0, y1) = (
+            x0.clamp(0, iw),
+            x1.clamp(0, iw),
+            y0.clamp(0, ih),
+            y1.clamp(0, ih),
+        );
+        let (w, h) = (x1 - x0, y1 - y0);
+        let stride = (w + 1) as usize;
+        let mut sums = vec![0u32; stride * (h + 1) as usize];
+        let raw = img.as_raw();
+        for y in 0..h as usize {
+            let row = (y0 as usize + y) * iw as usize + x0 as usize;
+            let mut run = 0u32;
+            for x in 0..w as usize {
+                run += u32::from(raw[row + x] <= level);
+                sums[(y + 1) * stride + x + 1] = sums[y * stride + x + 1] + run;
+            }
+        }
+        Self { x0, y0, w, h, sums }
+    }
+
+    /// Dark pixels in `[x0, x1) × [y0, y1)`, image coordinates (clipped to the window).
+    fn count(&self, x0: i64, y0: i64, x1: i64, y1: i64) -> u32 {
+        let c = |v: i64, lo: i64, n: i64| (v - lo).clamp(0, n) as usize;
+        let (a, b) = (c(x0, self.x0, self.w), c(x1, self.x0, self.w));
+        let (t, u) = (c(y0, self.y0, self.h), c(y1, self.y0, self.h));
+        if b <= a || u <= t {
+            return 0;
+        }
+        let s = (self.w + 1) as usize;
+        self.sums[u * s + b] + self.sums[t * s + a] - self.sums[t * s + b] - self.sums[u * s + a]
+    }
+}
+
+/// Pixel box `[x0, y0, x1, y1)` as integers.
+type PxBox = (i64, i64, i64, i64);
+
+fn grow(b: PxBox, d: i64) -> PxBox {
+    (b.0 - d, b.1 - d, b.2 + d, b.3 + d)
+}
+
+fn area(b: PxBox) -> i64 {
+    (b.2 - b.0).max(0) * (b.3 - b.1).max(0)
+}
+
+fn px_box(t: &Transform, r: RectMm) -> PxBox {
+    let (x0, y0, x1, y1) = t.rect_f(r);
+    let f = |v: f64| if v.is_finite() { v.round() as i64 } else { 0 };
+    (f(x0), f(y0), f(x1), f(y1))
+}
+
+/// Measure one tick box: (score, box as found, stray ink share beside it).
+fn measure_cell(img: &GrayImage, t: &Transform, cell: &AnswerCell, level: u8) -> (f64, PxBox, f64) {
+    let s = t.px_per_mm(cell.tick.center());
+    let mm = |v: f64| (v * s).round().max(1.0) as i64;
+    let b = px_box(t, cell.tick);
+    let r = mm(RECENTRE_MM);
+    let ring = mm(TICK_STROKE);
+    let search = grow(b, r + 1);
+    // One table over the search window and the table cell (for stray ticks) together.
+    let c = grow(px_box(t, cell.cell), -mm(CELL_RULE_MARGIN_MM));
+    let sums = DarkSums::new(
+        img,
+        search.0.min(c.0),
+        search.1.min(c.1),
+        search.2.max(c.2),
+        search.3.max(c.3),
+        level,
+    );
+    // Re-centre: the offset whose outline ring is darkest; ties go to the smallest shift.
+    let mut best = (0u32, 0i64, (0i64, 0i64));
+    for dy in -r..=r {
+        for dx in -r..=r {
+            let o = (b.0 + dx, b.1 + dy, b.2 + dx, b.3 + dy);
+            let i = grow(o, -ring);
+            let dark = sums.count(o.0, o.1, o.2, o.3) - sums.count(i.0, i.1, i.2, i.3);
+            let d2 = dx * dx + dy * dy;
+            if dark > best.0 || (dark == best.0 && d2 < best.1) {
+                best = (dark, d2, (dx, dy));
+            }
+        }
+    }
+    let ring_area = area(b) - area(grow(b, -ring));
+    // Half the outline must be there to trust the shift; otherwise keep the mapped box.
+    let (dx, dy) = if i64::from(best.0) * 2 >= ring_area {
+        best.2
+    } else {
+        (0, 0)
+    };
+    let found = (b.0 + dx, b.1 + dy, b.2 + dx, b.3 + dy);
+    let inner = grow(found, -mm(TICK_STROKE + INNER_MARGIN_MM));
+    let inner_area = area(inner);
+    if inner_area == 0 {
+        return (0.0, found, 0.0);
+    }
+    let score = f64::from(sums.count(inner.0, inner.1, inner.2, inner.3)) / inner_area as f64;
+    // Stray ink: the table cell minus its rules, minus the box and a gap around it.
+    let keep_out = grow(found, mm(STRAY_GAP_MM));
+    let ko = (
+        keep_out.0.max(c.0),
+        keep_out.1.max(c.1),
+        keep_out.2.min(c.2),
+        keep_out.3.min(c.3),
+    );
+    let stray =
+        f64::from(sums.count(c.0, c.1, c.2, c.3)) - f64::from(sums.count(ko.0, ko.1, ko.2, ko.3));
+    (score, found, stray.max(0.0) / inner_area as f64)
+}
+
+fn classify(score: f64, th: MarkThresholds) -> CellClass {
+    if score >= th.definite {
+        CellClass::Marked
+    } else if score >= th.marginal {
+        CellClass::Marginal
+    } else {
+        CellClass::Empty
+    }
+}
+
+fn to_px(b: PxBox, t: &Transform) -> [u32; 4] {
+    let cx = |v: i64, hi: u32| v.clamp(0, i64::from(hi)) as u32;
+    let (x0, y0, x1, y1) = (
+        cx(b.0, t.width),
+        cx(b.1, t.height),
+        cx(b.2, t.width),
+        cx(b.3, t.height),
+    );
+    [x0, y0, x1.saturating_sub(x0), y1.saturating_sub(y0)]
+}
+
+/// Score and classify every tick box of `page`.
+#[must_use]
+pub fn read_cells(
+    img: &GrayImage,
+    page: &PageLayout,
+    t: &Transform,
+    level: u8,
+    th: MarkThresholds,
+) -> Vec<CellReading> {
+    page.cells
+        .iter()
+        .map(|cell| {
+            let (score, found, stray) = measure_cell(img, t, cell, level);
+            let mut class = classify(score, th);
+            if class == CellClass::Empty && stray >= th.definite {
+                class = CellClass::Marginal;
+            }
+            CellReading {
+                question: cell.question.clone(),
+                option: cell.option.clone(),
+                score: score as f32,
+                class,
+                px: to_px(found, t),
+            }
+        })
+        .collect()
+}
+
+/// Distance of a score from the nearest threshold: how close the call was.
+fn closeness(score: f32, th: MarkThresholds) -> f32 {
+    let s = f64::from(score);
+    (s - th.marginal).abs().min((s - th.definite).abs()) as f32
+}
+
+/// How a clerk finds a question on the sheet: the printed name of its row, and its item.
+fn where_is(page: &PageLayout, cell: &AnswerCell) -> String {
+    let row = cell.subject.as_deref().map(|s| {
+        match page
+            .names
+            .iter()
+            .find(|n| n.subject == s)
+            .and_then(|n| n.printed.clone())
+        {
+            Some(name) => name,
+            None if s.starts_with("_w") => format!("手写行{}", s.trim_start_matches("_w")),
+            None => s.to_string(),
+        }
+    });
+    match row {
+        Some(r) => format!("{r} · {}", cell.item),
+        None => cell.item.clone(),
+    }
+}
+
+/// Decide each question of `page` from its cells; flags for the ones a person must see.
+#[must_use]
+pub fn decide(
+    page: &PageLayout,
+    cells: &[CellReading],
+    th: MarkThresholds,
+) -> (Vec<QuestionReading>, Vec<Flag>) {
+    let mut questions = Vec::new();
+    let mut flags = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (k, first) in page.cells.iter().enumerate() {
+        if seen.contains(&first.question.as_str()) {
+            continue;
+        }
+        seen.push(&first.question);
+        let idx: Vec<usize> = (k..page.cells.len())
+            .filter(|&i| page.cells[i].question == first.question)
+            .collect();
+        let marked: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|&i| cells[i].class == CellClass::Marked)
+            .collect();
+        let marginal = idx.iter().any(|&i| cells[i].class == CellClass::Marginal);
+        let (state, option) = match (marked.len(), marginal) {
+            (n, _) if n >= 2 => (QuestionState::Overvote, None),
+            (1, false) => (QuestionState::Answer, Some(cells[marked[0]].option.clone())),
+            (_, true) => (QuestionState::Ambiguous, None),
+            _ => (QuestionState::Blank, None),
+        };
+        let scores = || {
+            idx.iter()
+                .map(|&i| format!("{} {:.2}", cells[i].option, cells[i].score))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let urgency = idx
+            .iter()
+            .map(|&i| closeness(cells[i].score, th))
+            .fold(f32::INFINITY, f32::min);
+        let place = where_is(page, first);
+        match state {
+            QuestionState::Overvote => flags.push(Flag {
+                kind: FlagKind::Overvote,
+                target: Some(first.question.clone()),
+                detail: format!("{place}: {} 个格都打了勾 ({})", marked.len(), scores()),
+                urgency,
+            }),
+            QuestionState::Ambiguous => flags.push(Flag {
+                kind: FlagKind::Marginal,
+                target: Some(first.question.clone()),
+                detail: format!("{place}: 有看不准的记号,请人工确认 ({})", scores()),
+                urgency,
+            }),
+            _ => {}
+        }
+        questions.push(QuestionReading {
+            question: first.question.clone(),
+            subject: first.subject.clone(),
+            item: first.item.clone(),
+            state,
+            option,
+        });
+    }
+    (questions, flags)
+}
+
+/// Printed rules and frames crossing `area` (px), grown so their blur stays out.
+fn printed_lines(page: &PageLayout, t: &Transform, area: PxBox, grow_px: i64) -> Vec<PxBox> {
+    let mut out = Vec::new();
+    let mut push = |r: RectMm| {
+        let b = grow(px_box(t, r), grow_px);
+        if b.0 < area.2 && b.2 > area.0 && b.1 < area.3 && b.3 > area.1 {
+            out.push(b);
+        }
+    };
+    for ink in &page.ink {
+        match ink {
+            Ink::Line {
+                x1,
+                y1,
+                x2,
+                y2,
+                width,
+            } => {
+                push(RectMm::new(
+                    x1.min(*x2) - width / 2.0,
+                    y1.min(*y2) - width / 2.0,
+                    (x2 - x1).abs() + width,
+                    (y2 - y1).abs() + width,
+                ));
+            }
+            Ink::Frame { rect, width } => {
+                push(RectMm::new(rect.x, rect.y, rect.w, *width));
+                push(RectMm::new(rect.x, rect.bottom() - width, rect.w, *width));
+                push(RectMm::new(rect.x, rect.y, *width, rect.h));
+                push(RectMm::new(rect.right() - width, rect.y, *width, rect.h));
+            }
+            Ink::Fill { .. } | Ink::Text { .. } => {}
+        }
+    }
+    out
+}
+
+/// Ink in each writing area, and a flag for those whose box asks for one.
+#[must_use]
+pub fn read_writing(
+    img: &GrayImage,
+    page: &PageLayout,
+    t: &Transform,
+    level: u8,
+) -> (Vec<WritingReading>, Vec<Flag>) {
+    let mut out = Vec::new();
+    let mut flags = Vec::new();
+    let raw = img.as_raw();
+    let iw = img.width() as usize;
+    for wa in &page.writing {
+        let s = t.px_per_mm(wa.rect.center());
+        let margin = (WRITING_MARGIN_MM * s).round() as i64;
+        let full = px_box(t, wa.rect);
+        let b = grow(full, -margin);
+        let b = (
+            b.0.max(0),
+            b.1.max(0),
+            b.2.min(i64::from(t.width)),
+            b.3.min(i64::from(t.height)),
+        );
+        let lines = printed_lines(page, t, b, margin);
+        // Every other pixel both ways: handwriting strokes are ≥ 3 px wide even at 150 dpi.
+        let (mut dark, mut seen) = (0u64, 0u64);
+        for y in (b.1..b.3).step_by(2) {
+            for x in (b.0..b.2).step_by(2) {
+                if lines
+                    .iter()
+                    .any(|l| x >= l.0 && x < l.2 && y >= l.1 && y < l.3)
+                {
+                    continue;
+                }
+                seen += 1;
+                dark += u64::from(raw[y as usize * iw + x as usize] <= level);
+            }
+        }
+        let share = if seen > 0 {
+            dark as f64 / seen as f64
+        } else {
+            0.0
+        };
+        let ink_mm2 = dark as f64 * 4.0 / (s * s);
+        let has_writing = ink_mm2 >= WRITING_MIN_MM2;
+        if has_writing {
+            if let Some(flag) = &wa.flag {
+                let kind = if flag == "integrity_feedback" {
+                    FlagKind::IntegrityFeedback
+                } else {
+                    FlagKind::Comment
+                };
+                flags.push(Flag {
+                    kind,
+                    target: Some(wa.id.clone()),
+                    detail: format!(
+                        "「{}」栏有手写内容 (约 {ink_mm2:.0} mm² 墨迹),请人工阅读",
+                        wa.label
+                    ),
+                    urgency: 0.0,
+                });
+            }
+        }
+        out.push(WritingReading {
+            id: wa.id.clone(),
+            ink: share as f32,
+            has_writing,
+            text: None,
+            confidence: None,
+            crop: None,
+            px: to_px(full, t),
+        });
+    }
+    (out, flags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn otsu_splits_ink_from_paper() {
+        let mut h = [0u32; 256];
+        h[20] = 100;
+        h[240] = 900;
+        let o = otsu(&h);
+        assert!(o.level >= 20 && o.level < 240);
+        assert!((o.dark_share - 0.1).abs() < 1e-9);
+        assert!(o.light_mean - o.dark_mean > 200.0);
+    }
+
+    #[test]
+    fn otsu_of_nothing_or_one_level_is_paper() {
+        assert_eq!(otsu(&[0; 256]).dark_share, 0.0);
+        let mut h = [0u32; 256];
+        h[250] = 10;
+        assert_eq!(otsu(&h).dark_share, 0.0);
+    }
+
+    #[test]
+    fn classes_follow_the_thresholds() {
+        let th = MarkThresholds {
+            marginal: 0.04,
+            definite: 0.10,
+        };
+        assert_eq!(classify(0.0, th), CellClass::Empty);
+        assert_eq!(classify(0.05, th), CellClass::Marginal);
+        assert_eq!(classify(0.10, th), CellClass::Marked);
+        assert!((closeness(0.09, th) - 0.01).abs() < 1e-6);
+    }
+}

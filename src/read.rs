@@ -1,0 +1,449 @@
+//! Reading one scanned page: identify it by its QR code, turn it upright, align it on its
+//! corner squares, measure every tick box and writing area.
+//!
+//! [`read_page`] never fails and never panics: every problem becomes a rejected
+//! [`PageReading`] whose reason a clerk understands. [`try_read_page`] gives the same result
+//! with the failure as a typed [`ReadError`] for callers (and tests) that branch on it.
+//! Everything here works on windows of the page (corner crops for the code, windows around
+//! the squares and the boxes); the whole page is only touched by a subsampled histogram and,
+//! for a rotated scan, by the rotation itself. It holds no state, so rayon workers share a
+//! [`ReadContext`] by reference.
+
+use crate::align::{self, AlignError, Transform};
+use crate::code::{CodeError, PageCode};
+use crate::folder::PrintedSheet;
+use crate::layout::Layout;
+use crate::marks;
+use crate::reading::{Flag, FlagKind, PageReading, PageStatus};
+use crate::units::{SizeMm, MM_PER_INCH};
+use image::GrayImage;
+use std::collections::HashMap;
+
+/// Below this share of dark pixels a page without a code is an empty duplex back. A printed
+/// pingyi page carries ≥ 0.7 % ink from its code (≈ 0.5 %) and corner squares (≈ 0.23 %)
+/// alone, before any table or text; blank paper with show-through and speckle measures
+/// < 0.1 %. 0.3 % splits the two with room on both sides.
+pub const BLANK_INK_SHARE: f64 = 0.003;
+/// Smallest image side worth looking at: an A4 page at 25 dpi. Anything smaller is a thumbnail
+/// or a broken file, and the corner squares would be 6 px.
+const MIN_SIDE_PX: u32 = 200;
+/// The corner crop searched for the code, as a share of the upright page: the code sits in the
+/// bottom-right 22 % × 14 % of every layout (portrait or landscape), with room for scaling.
+const CODE_CROP: (f64, f64) = (0.35, 0.25);
+/// Pixels per QR module the decoder needs to work reliably; above twice this the crop is
+/// first tried downsampled (4× fewer pixels).
+const QR_MODULE_PX: f64 = 4.0;
+/// Millimetres per QR module of the printed code (26 mm box / 37 modules, see layout).
+const QR_MODULE_MM: f64 = 0.7;
+/// A dpi claimed by the file is trusted when the image size agrees with it within this share;
+/// otherwise the image was resized after scanning and its size tells the scale.
+const DPI_AGREEMENT: f64 = 0.10;
+/// Nominal long side of the paper the forms are printed on (A4), for the code crop's scale
+/// before the layout is known.
+const A4_LONG_MM: f64 = 297.0;
+
+/// What the reader needs to know about the campaign. Plain data: `Sync`, shared by workers.
+#[derive(Debug, Clone, Default)]
+pub struct ReadContext {
+    /// Every layout printed from the campaign, by hash.
+    pub layouts: HashMap<String, Layout>,
+    /// Every serial printed, by serial.
+    pub printed: HashMap<String, PrintedSheet>,
+}
+
+/// An upright, aligned page: for the OCR stage and for crops.
+#[derive(Debug, Clone)]
+pub struct Aligned {
+    pub image: GrayImage,
+    pub transform: Transform,
+    pub layout_hash: String,
+    pub page: u32,
+}
+
+/// Why a page could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("the image is {width}×{height} pixels: too small to be a scanned page")]
+    TooSmall { width: u32, height: u32 },
+    #[error("no pingyi code found: foreign page or code damaged")]
+    NoCode,
+    #[error("{0}")]
+    BadCode(CodeError),
+    #[error("layout {hash} of form {form} was never printed from this campaign")]
+    UnknownLayout { hash: String, form: String },
+    #[error("the code says page {page} of form {form}, but layout {hash} has only {pages} page(s): damaged or forged code")]
+    NoSuchPage {
+        form: String,
+        hash: String,
+        page: u32,
+        pages: usize,
+    },
+    #[error("{source}")]
+    Align {
+        code: PageCode,
+        rotation: u32,
+        #[source]
+        source: AlignError,
+    },
+}
+
+impl ReadError {
+    /// The page code, when the page got that far.
+    #[must_use]
+    pub fn code(&self) -> Option<&PageCode> {
+        match self {
+            ReadError::Align { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// A page that read (or was blank).
+#[derive(Debug)]
+pub enum Outcome {
+    /// An empty page without a code (duplex back).
+    Blank,
+    Read(Box<PageReading>, Box<Aligned>),
+}
+
+/// Read one page image. Never panics; every failure becomes a rejected reading with a reason.
+#[must_use]
+pub fn read_page(
+    image: &GrayImage,
+    dpi: Option<f32>,
+    ctx: &ReadContext,
+) -> (PageReading, Option<Aligned>) {
+    match try_read_page(image, dpi, ctx) {
+        Ok(Outcome::Blank) => (PageReading::blank(), None),
+        Ok(Outcome::Read(r, a)) => (*r, Some(*a)),
+        Err(e) => {
+            let mut r = PageReading::rejected(e.to_string());
+            if let ReadError::Align { code, rotation, .. } = &e {
+                r.code = Some(code.clone());
+                r.rotation = *rotation;
+            }
+            (r, None)
+        }
+    }
+}
+
+/// Read one page image, failures typed.
+///
+/// # Errors
+/// [`ReadError`]: too small, no code, not our code, unknown layout or page, not alignable.
+pub fn try_read_page(
+    image: &GrayImage,
+    dpi: Option<f32>,
+    ctx: &ReadContext,
+) -> Result<Outcome, ReadError> {
+    let (w, h) = image.dimensions();
+    if w.min(h) < MIN_SIDE_PX {
+        return Err(ReadError::TooSmall {
+            width: w,
+            height: h,
+        });
+    }
+    let ink = marks::page_ink(image);
+    if ink.dark_share < BLANK_INK_SHARE {
+        return Ok(Outcome::Blank);
+    }
+    let found = identify(image)?;
+    let code = found.code;
+    let layout = ctx
+        .layouts
+        .get(&code.layout_hash)
+        .ok_or_else(|| ReadError::UnknownLayout {
+            hash: code.layout_hash.clone(),
+            form: code.form.clone(),
+        })?;
+    let page = layout
+        .page(code.page)
+        .ok_or_else(|| ReadError::NoSuchPage {
+            form: code.form.clone(),
+            hash: code.layout_hash.clone(),
+            page: code.page,
+            pages: layout.pages.len(),
+        })?;
+    let upright = turn_upright(image, found.rotation);
+    let centre = upright_point(found.centre, w, h, found.rotation);
+    let scale = expected_scale(&upright, layout.size, dpi);
+    let al = align::align(&upright, page, layout.size, scale, Some(centre)).map_err(|source| {
+        ReadError::Align {
+            code: code.clone(),
+            rotation: found.rotation,
+            source,
+        }
+    })?;
+    let t = al.transform;
+
+    let th = layout.thresholds;
+    let cells = marks::read_cells(&upright, page, &t, ink.level, th);
+    let (questions, mut flags) = marks::decide(page, &cells, th);
+    let (writing, wflags) = marks::read_writing(&upright, page, &t, ink.level);
+    flags.extend(wflags);
+    if let Some(f) = serial_flag(&code, ctx) {
+        flags.push(f);
+    }
+    let fitted_dpi = t.px_per_mm(crate::units::PointMm::new(
+        layout.size.w / 2.0,
+        layout.size.h / 2.0,
+    )) * MM_PER_INCH;
+    let reading = PageReading {
+        status: PageStatus::Read,
+        reason: None,
+        code: Some(code.clone()),
+        rotation: found.rotation,
+        transform: Some(t.matrix()),
+        residual_mm: Some(al.residual_mm),
+        dpi: Some(fitted_dpi as f32),
+        cells,
+        questions,
+        names: Vec::new(),
+        writing,
+        flags,
+    };
+    let aligned = Aligned {
+        image: upright,
+        transform: t,
+        layout_hash: code.layout_hash.clone(),
+        page: code.page,
+    };
+    Ok(Outcome::Read(Box::new(reading), Box::new(aligned)))
+}
+
+/// A flag when the serial was never printed, or printed for another layout.
+fn serial_flag(code: &PageCode, ctx: &ReadContext) -> Option<Flag> {
+    let detail = match ctx.printed.get(&code.serial) {
+        None => format!(
+            "serial {} was never printed: photocopy or foreign sheet",
+            code.serial
+        ),
+        Some(p) if p.layout_hash != code.layout_hash => {
+            format!("serial {} was printed for layout {}, but this page carries layout {}: photocopied or forged code", code.serial, p.layout_hash, code.layout_hash)
+        }
+        Some(_) => return None,
+    };
+    Some(Flag {
+        kind: FlagKind::UnknownSerial,
+        target: None,
+        detail,
+        urgency: 0.0,
+    })
+}
+
+/// Expected pixels per millimetre: the file's dpi when the image size agrees with it, else
+/// the image size against the paper size (the scan was resized).
+fn expected_scale(img: &GrayImage, paper: SizeMm, dpi: Option<f32>) -> f64 {
+    let from_size = (f64::from(img.width()) / paper.w + f64::from(img.height()) / paper.h) / 2.0;
+    match dpi.map(|d| f64::from(d) / MM_PER_INCH) {
+        Some(s) if s.is_finite() && s > 0.0 && (s / from_size - 1.0).abs() <= DPI_AGREEMENT => s,
+        _ => from_size,
+    }
+}
+
+/// Undo a clockwise rotation of `rotation` degrees.
+fn turn_upright(img: &GrayImage, rotation: u32) -> GrayImage {
+    match rotation {
+        90 => image::imageops::rotate270(img),
+        180 => image::imageops::rotate180(img),
+        270 => image::imageops::rotate90(img),
+        _ => img.clone(),
+    }
+}
+
+/// Where a point of the scan (w × h) lands once the scan is turned upright.
+fn upright_point(p: (f64, f64), w: u32, h: u32, rotation: u32) -> (f64, f64) {
+    let (w, h) = (f64::from(w), f64::from(h));
+    match rotation {
+        90 => (p.1, w - p.0),
+        180 => (w - p.0, h - p.1),
+        270 => (h - p.1, p.0),
+        _ => p,
+    }
+}
+
+/// The page code found in a scan.
+struct Found {
+    code: PageCode,
+    /// Clockwise rotation of the scan relative to the upright page.
+    rotation: u32,
+    /// Centre of the code in the scan, pixels.
+    centre: (f64, f64),
+}
+
+/// How a crop is prepared for the QR decoder.
+#[derive(Clone, Copy, PartialEq)]
+enum Prep {
+    /// Box-averaged by this factor (1 = as scanned).
+    Scaled(u32),
+    /// Median 3×3 then Otsu: for 150 dpi and noisy scans.
+    Cleaned,
+}
+
+/// Decode the page code from the corner where each rotation would put it.
+fn identify(img: &GrayImage) -> Result<Found, ReadError> {
+    let (w, h) = img.dimensions();
+    let s = f64::from(w.max(h)) / A4_LONG_MM;
+    let factor = ((s * QR_MODULE_MM / QR_MODULE_PX).floor() as u32).max(1);
+    let mut preps = vec![Prep::Scaled(factor)];
+    if factor > 1 {
+        preps.push(Prep::Scaled(1));
+    }
+    preps.push(Prep::Cleaned);
+    let mut foreign = None;
+    for prep in preps {
+        // Upright first, then upside down (the usual feeder mistakes), then sideways.
+        for hyp in [0u32, 180, 90, 270] {
+            let (x0, y0, cw, ch) = corner_crop(w, h, hyp);
+            for (text, centre, rotation) in decode_crop(img, x0, y0, cw, ch, prep) {
+                match PageCode::parse(&text) {
+                    Ok(code) => {
+                        return Ok(Found {
+                            code,
+                            rotation,
+                            centre,
+                        })
+                    }
+                    Err(e) => foreign = Some(e),
+                }
+            }
+        }
+    }
+    Err(foreign.map_or(ReadError::NoCode, ReadError::BadCode))
+}
+
+/// The crop (x, y, w, h) holding the upright page's bottom-right corner, if the scan is the
+/// upright page turned clockwise by `rotation`.
+fn corner_crop(w: u32, h: u32, rotation: u32) -> (u32, u32, u32, u32) {
+    let (fw, fh) = CODE_CROP;
+    let (wf, hf) = (f64::from(w), f64::from(h));
+    // Crop size in the scan: page width runs along the scan's height when turned sideways.
+    let (cw, ch) = if rotation.is_multiple_of(180) {
+        (wf * fw, hf * fh)
+    } else {
+        (wf * fh, hf * fw)
+    };
+    let (cw, ch) = (cw.round() as u32, ch.round() as u32);
+    let (right, bottom) = (w.saturating_sub(cw), h.saturating_sub(ch));
+    match rotation {
+        0 => (right, bottom, cw, ch),
+        90 => (0, bottom, cw, ch),
+        180 => (0, 0, cw, ch),
+        _ => (right, 0, cw, ch),
+    }
+}
+
+/// Every decodable QR code in a crop: (text, centre in scan pixels, clockwise rotation).
+fn decode_crop(
+    img: &GrayImage,
+    x0: u32,
+    y0: u32,
+    cw: u32,
+    ch: u32,
+    prep: Prep,
+) -> Vec<(String, (f64, f64), u32)> {
+    let (f, buf, bw, bh) = match prep {
+        Prep::Scaled(f) => {
+            let (bw, bh) = (cw / f, ch / f);
+            let (raw, iw) = (img.as_raw(), img.width() as usize);
+            let (fu, x0u, y0u) = (f as usize, x0 as usize, y0 as usize);
+            let mut buf = Vec::with_capacity((bw * bh) as usize);
+            for y in 0..bh as usize {
+                for x in 0..bw as usize {
+                    let mut sum = 0u32;
+                    for dy in 0..fu {
+                        let row = (y0u + y * fu + dy) * iw + x0u + x * fu;
+                        sum += raw[row..row + fu]
+                            .iter()
+                            .map(|&v| u32::from(v))
+                            .sum::<u32>();
+                    }
+                    buf.push((sum / (f * f)) as u8);
+                }
+            }
+            (f, buf, bw, bh)
+        }
+        Prep::Cleaned => {
+            let crop = image::imageops::crop_imm(img, x0, y0, cw, ch).to_image();
+            let med = imageproc::filter::median_filter(&crop, 1, 1);
+            let mut hist = [0u32; 256];
+            for p in med.pixels() {
+                hist[p.0[0] as usize] += 1;
+            }
+            let level = marks::otsu(&hist).level;
+            let buf = med
+                .pixels()
+                .map(|p| if p.0[0] <= level { 0 } else { 255 })
+                .collect();
+            (1, buf, cw, ch)
+        }
+    };
+    if bw == 0 || bh == 0 {
+        return Vec::new();
+    }
+    let (bwu, bhu) = (bw as usize, bh as usize);
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(bwu, bhu, |x, y| buf[y * bwu + x]);
+    let mut out = Vec::new();
+    for grid in prepared.detect_grids() {
+        let Ok((_, text)) = grid.decode() else {
+            continue;
+        };
+        let b = grid.bounds;
+        let (dx, dy) = (f64::from(b[1].x - b[0].x), f64::from(b[1].y - b[0].y));
+        // The code's top edge points right on an upright page; where it points now is the turn.
+        let rotation = if dx.abs() >= dy.abs() {
+            if dx >= 0.0 {
+                0
+            } else {
+                180
+            }
+        } else if dy >= 0.0 {
+            90
+        } else {
+            270
+        };
+        let cx = b.iter().map(|p| f64::from(p.x)).sum::<f64>() / 4.0;
+        let cy = b.iter().map(|p| f64::from(p.y)).sum::<f64>() / 4.0;
+        let k = f64::from(f);
+        out.push((
+            text,
+            (
+                f64::from(x0) + (cx + 0.5) * k,
+                f64::from(y0) + (cy + 0.5) * k,
+            ),
+            rotation,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_follow_the_page_when_it_is_turned_upright() {
+        // A 4×2 scan turned 90° clockwise from a 2×4 upright page: the upright top-left
+        // corner (0,0) sits at the scan's top-right (4,0).
+        assert_eq!(upright_point((4.0, 0.0), 4, 2, 90), (0.0, 0.0));
+        assert_eq!(upright_point((4.0, 2.0), 4, 2, 180), (0.0, 0.0));
+        assert_eq!(upright_point((0.0, 2.0), 4, 2, 270), (0.0, 0.0));
+    }
+
+    #[test]
+    fn corner_crops_stay_inside_the_image() {
+        for r in [0, 90, 180, 270] {
+            let (x, y, w, h) = corner_crop(2480, 3508, r);
+            assert!(x + w <= 2480 && y + h <= 3508);
+        }
+    }
+
+    #[test]
+    fn a_resized_scan_is_measured_by_its_size_not_its_claimed_dpi() {
+        let img = GrayImage::new(1240, 1754); // A4 at 150 dpi
+        let a4 = SizeMm { w: 210.0, h: 297.0 };
+        assert!((expected_scale(&img, a4, Some(300.0)) * MM_PER_INCH - 150.0).abs() < 1.0);
+        assert!((expected_scale(&img, a4, Some(152.0)) * MM_PER_INCH - 152.0).abs() < 1e-3);
+    }
+}
