@@ -1,10 +1,65 @@
-//! `pingyi scan`.
+//! `pingyi scan INPUT... --campaign C [--batch DIR] [--jobs N] [--rerun] [--no-ocr]`.
 
+use pingyi::scan::{scan, ScanOptions};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Exit status after Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
+const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Scanned returns: PDF, TIFF, PNG or JPEG files, or folders (searched recursively).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The campaign folder (or its campaign.toml) the sheets were printed from.
+    #[arg(long)]
+    campaign: PathBuf,
+    /// Batch folder (default: <campaign>/batches/default).
+    #[arg(long)]
+    batch: Option<PathBuf>,
+    /// Pages read in parallel (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+    /// Read files again even if this batch already read them (same SHA-256).
+    #[arg(long)]
+    rerun: bool,
+    /// Skip OCR of name cells and written areas (faster; names are then not checked).
+    #[arg(long)]
+    no_ocr: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`pingyi scan` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let batch = match args.batch {
+        Some(b) => b,
+        None => pingyi::folder::CampaignFolder::open(&args.campaign)?.batch_dir("default"),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: the user really wants out. Committed pages are safe.
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("\nstopping: finishing the pages in progress (Ctrl-C again to quit at once)");
+    })?;
+    let opts = ScanOptions {
+        inputs: args.inputs,
+        campaign: args.campaign,
+        batch,
+        jobs: args.jobs,
+        rerun: args.rerun,
+        ocr: !args.no_ocr,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let summary = scan(&opts, &stop)?;
+    print!("{}", summary.render());
+    Ok(if summary.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -1,0 +1,749 @@
+//! The scan loop: from input files to a batch store, streaming and in parallel.
+//!
+//! ```text
+//! producer thread ── (file, page) work items ──▶ rayon workers ── page results ──▶ writer (caller's thread)
+//!   discover, hash, skip done files,             decode one page, read it,         one transaction per page,
+//!   open each file once (Arc<Source>)            OCR names/writing, save crops     file done when all pages are in
+//! ```
+//!
+//! Memory is bounded: the work channel holds page *indexes* (a few per worker), each worker
+//! holds one decoded page, and the results channel holds readings without images. A file's
+//! parsed structure lives as long as one of its pages is queued.
+//!
+//! Durability: a page is committed in its own transaction; a file is marked done only once every
+//! page of it is committed. A rerun skips done files by SHA-256 and, in a file left partial by
+//! Ctrl-C or kill -9, reads only the pages not yet committed.
+//!
+//! Stopping: when `stop` becomes true (Ctrl-C) the producer stops queueing, workers skip the
+//! queued pages they have not started, in-flight pages are committed, and the summary says the
+//! scan was interrupted.
+
+use crate::campaign::Subject;
+use crate::folder::{CampaignFolder, FolderError, PrintedSheet};
+use crate::form::SubjectKind;
+use crate::pages::{self, InputFile, PageError, Source};
+use crate::read::{self, Aligned, ReadContext};
+use crate::reading::{FlagKind, PageReading, PageStatus};
+use crate::store::{FileState, PageRecord, Store, StoreError};
+use image::GrayImage;
+use rayon::iter::{ParallelBridge, ParallelIterator};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Work items queued per worker: enough that no worker waits for the producer (which opens
+/// files), few enough that queued items cost nothing (they are indexes, not images).
+const QUEUE_PER_WORKER: usize = 4;
+/// Margin around a flagged question's cells in its review crop, in cell heights: shows the
+/// neighbouring printed lines so the reviewer sees where the box is.
+const CROP_MARGIN_CELLS: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Campaign(#[from] FolderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no input files to scan{}", if .0.is_empty() { String::new() } else { format!(" ({})", .0) })]
+    NoInputs(String),
+    #[error("cannot start {jobs} worker threads: {detail}")]
+    Pool { jobs: usize, detail: String },
+    #[error("OCR is not available: {0} (install tesseract-ocr-chi-sim, or scan with --no-ocr)")]
+    Ocr(String),
+}
+
+/// What to scan and how.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub inputs: Vec<PathBuf>,
+    /// `campaign.toml` or its folder.
+    pub campaign: PathBuf,
+    pub batch: PathBuf,
+    /// Worker threads; 0 = one per core.
+    pub jobs: usize,
+    /// Read files again even when already done.
+    pub rerun: bool,
+    /// OCR name cells and written areas (Tesseract).
+    pub ocr: bool,
+    /// Show a progress bar on stderr (hidden anyway when stderr is not a terminal).
+    pub progress: bool,
+}
+
+/// What one scan run did.
+#[derive(Debug, Clone, Default)]
+pub struct ScanSummary {
+    pub batch: PathBuf,
+    pub files_seen: usize,
+    /// Files skipped because they were already read (same SHA-256).
+    pub files_skipped: usize,
+    /// Files that could not be read at all: (path, reason).
+    pub files_failed: Vec<(String, String)>,
+    /// Files passed over while walking folders: (path, reason).
+    pub files_ignored: Vec<(String, String)>,
+    pub pages_read: usize,
+    pub pages_blank: usize,
+    pub pages_rejected: usize,
+    /// Read pages carrying at least one blocking flag.
+    pub pages_flagged: usize,
+    /// Rejection reasons with their counts.
+    pub reject_reasons: BTreeMap<String, usize>,
+    /// Flags raised, by kind.
+    pub flags: BTreeMap<&'static str, usize>,
+    pub interrupted: bool,
+    pub elapsed: Duration,
+}
+
+impl ScanSummary {
+    /// Pages committed in this run.
+    #[must_use]
+    pub fn pages(&self) -> usize {
+        self.pages_read + self.pages_blank + self.pages_rejected
+    }
+
+    #[must_use]
+    pub fn pages_per_second(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            self.pages() as f64 / s
+        } else {
+            0.0
+        }
+    }
+
+    /// The one-screen summary printed at the end of a scan.
+    #[must_use]
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} {} pages in {:.1} s ({:.1} pages/s) from {} files ({} already read, skipped)",
+            if self.interrupted {
+                "Interrupted after"
+            } else {
+                "Scanned"
+            },
+            self.pages(),
+            self.elapsed.as_secs_f64(),
+            self.pages_per_second(),
+            self.files_seen,
+            self.files_skipped
+        );
+        let _ = writeln!(s, "  read      {:>6}", self.pages_read);
+        let _ = writeln!(
+            s,
+            "  flagged   {:>6}  (read pages needing a person)",
+            self.pages_flagged
+        );
+        let _ = writeln!(s, "  blank     {:>6}", self.pages_blank);
+        let _ = writeln!(s, "  rejected  {:>6}", self.pages_rejected);
+        /// Reason lines shown per group: the summary must fit one screen.
+        const MAX_LINES: usize = 8;
+        let mut reasons: Vec<(&String, &usize)> = self.reject_reasons.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (reason, n) in reasons.iter().take(MAX_LINES) {
+            let _ = writeln!(s, "    {n:>5} × {reason}");
+        }
+        if reasons.len() > MAX_LINES {
+            let _ = writeln!(
+                s,
+                "    … {} more reasons (pingyi export shows every page)",
+                reasons.len() - MAX_LINES
+            );
+        }
+        if !self.flags.is_empty() {
+            let list: Vec<String> = self.flags.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let _ = writeln!(s, "  flags: {}", list.join(", "));
+        }
+        if !self.files_failed.is_empty() {
+            let _ = writeln!(
+                s,
+                "  files that could not be read: {}",
+                self.files_failed.len()
+            );
+            for (path, reason) in self.files_failed.iter().take(MAX_LINES) {
+                let _ = writeln!(s, "    {path}: {reason}");
+            }
+        }
+        if !self.files_ignored.is_empty() {
+            let _ = writeln!(
+                s,
+                "  files ignored in folders: {}",
+                self.files_ignored.len()
+            );
+        }
+        let batch = self.batch.display();
+        if self.interrupted {
+            let _ = writeln!(
+                s,
+                "Nothing committed is lost; run the same command again to finish."
+            );
+        }
+        let _ = writeln!(s, "Next: pingyi review --batch {batch}");
+        s
+    }
+}
+
+/// Everything a worker needs, shared read-only.
+struct Shared {
+    context: ReadContext,
+    /// Every name of the campaign: a wider roster only makes name snapping stricter.
+    roster: Vec<Subject>,
+    crops: PathBuf,
+    batch: PathBuf,
+    ocr: bool,
+}
+
+/// One page to read.
+struct Work {
+    source: Arc<Source>,
+    sha256: Arc<str>,
+    index: u32,
+}
+
+/// What the producer and the workers tell the writer.
+enum Event {
+    /// A file's pages are queued: `pending` pages will follow.
+    FileStart {
+        sha256: Arc<str>,
+        path: String,
+        pages: u32,
+        pending: u32,
+    },
+    FileFailed {
+        sha256: String,
+        path: String,
+        reason: String,
+    },
+    FileSkipped,
+    Page {
+        sha256: Arc<str>,
+        index: u32,
+        reading: Box<PageReading>,
+        crops: Vec<Option<String>>,
+    },
+    /// A queued page not read because of a stop request.
+    Skipped {
+        sha256: Arc<str>,
+    },
+}
+
+/// Scan the inputs into the batch. `stop` is polled: set it (Ctrl-C) to finish early.
+///
+/// # Errors
+/// Campaign folder or batch store failures, no inputs, OCR unavailable. Per-file and
+/// per-page problems are not errors: they are recorded in the batch and the summary.
+pub fn scan(opts: &ScanOptions, stop: &AtomicBool) -> Result<ScanSummary, ScanError> {
+    let start = Instant::now();
+    let folder = CampaignFolder::open(&opts.campaign)?;
+    let campaign_toml = folder.root.join("campaign.toml");
+    let mut store = Store::create(&opts.batch, &campaign_toml)?;
+    let found = pages::discover(&opts.inputs);
+    let mut summary = ScanSummary {
+        batch: opts.batch.clone(),
+        ..ScanSummary::default()
+    };
+    summary.files_ignored = found
+        .skipped
+        .iter()
+        .map(|(p, r)| (p.display().to_string(), r.clone()))
+        .collect();
+    for e in &found.errors {
+        summary
+            .files_failed
+            .push((e.path().display().to_string(), e.to_string()));
+    }
+    if found.files.is_empty() {
+        let why: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+        return Err(ScanError::NoInputs(why.join("; ")));
+    }
+    if opts.ocr {
+        crate::ocr::ready().map_err(|e| ScanError::Ocr(e.to_string()))?;
+    }
+    let jobs = if opts.jobs == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        opts.jobs
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| ScanError::Pool {
+            jobs,
+            detail: e.to_string(),
+        })?;
+    let crops = opts.batch.join("crops");
+    std::fs::create_dir_all(&crops).map_err(|source| StoreError::Io {
+        path: crops.clone(),
+        source,
+    })?;
+    let shared = Shared {
+        context: ReadContext {
+            layouts: folder.layouts()?,
+            printed: folder.printed_serials()?,
+        },
+        roster: roster(&folder),
+        crops,
+        batch: opts.batch.clone(),
+        ocr: opts.ocr,
+    };
+    // The producer's own connection: it only reads file states (WAL allows a reader beside the writer).
+    let probe = Store::open(&opts.batch)?;
+    let bar = progress_bar(opts.progress);
+
+    let (work_tx, work_rx) = sync_channel::<Work>(jobs * QUEUE_PER_WORKER);
+    let (event_tx, event_rx) = sync_channel::<Event>(jobs * QUEUE_PER_WORKER);
+    let written = std::thread::scope(|scope| {
+        let producer_events = event_tx.clone();
+        let files = &found.files;
+        scope.spawn(move || produce(files, &probe, opts.rerun, stop, &work_tx, &producer_events));
+        let shared = &shared;
+        let pool = &pool;
+        scope.spawn(move || {
+            pool.install(|| {
+                work_rx
+                    .into_iter()
+                    .par_bridge()
+                    .for_each_with(event_tx, |tx, work| {
+                        let sha256 = Arc::clone(&work.sha256);
+                        let event = if stop.load(Ordering::Relaxed) {
+                            Event::Skipped { sha256 }
+                        } else {
+                            let (reading, crops) = read_one(shared, &work);
+                            Event::Page {
+                                sha256,
+                                index: work.index,
+                                reading: Box::new(reading),
+                                crops,
+                            }
+                        };
+                        // The writer only hangs up after an error; then nothing more matters.
+                        let _ = tx.send(event);
+                    });
+            });
+        });
+        write_events(
+            &mut store,
+            &event_rx,
+            &shared.context.printed,
+            &mut summary,
+            &bar,
+            stop,
+        )
+    });
+    bar.finish_and_clear();
+    if let Err(e) = written {
+        return Err(ScanError::Store(e));
+    }
+    summary.interrupted = stop.load(Ordering::Relaxed);
+    summary.elapsed = start.elapsed();
+    Ok(summary)
+}
+
+fn progress_bar(show: bool) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    if !show {
+        return ProgressBar::hidden();
+    }
+    // indicatif draws nothing when stderr is not a terminal.
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} pages  {per_sec}  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+/// Every subject the campaign names (candidates of all branches and all posts).
+fn roster(folder: &CampaignFolder) -> Vec<Subject> {
+    let c = &folder.campaign;
+    let mut out: Vec<Subject> = c
+        .branches
+        .iter()
+        .flat_map(|b| c.subjects(SubjectKind::Candidates, Some(b)))
+        .collect();
+    out.extend(c.subjects(SubjectKind::Posts, None));
+    out
+}
+
+/// The producer: hash and open each file once, queue its pages not yet committed.
+fn produce(
+    files: &[InputFile],
+    probe: &Store,
+    rerun: bool,
+    stop: &AtomicBool,
+    work: &SyncSender<Work>,
+    events: &SyncSender<Event>,
+) {
+    let mut seen = HashSet::new();
+    for file in files {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let path = file.path.display().to_string();
+        let sha256 = match pages::sha256_file(&file.path) {
+            Ok(h) => h,
+            Err(e) => {
+                // Unreadable: key it by its path so the failure is still recorded once.
+                let key = format!("unreadable:{path}");
+                let _ = events.send(Event::FileFailed {
+                    sha256: key,
+                    path,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        // The same bytes under two names are one file.
+        if !seen.insert(sha256.clone()) {
+            let _ = events.send(Event::FileSkipped);
+            continue;
+        }
+        let done: HashSet<u32> = match probe.file_state(&sha256) {
+            Ok(FileState::Done) if !rerun => {
+                let _ = events.send(Event::FileSkipped);
+                continue;
+            }
+            Ok(FileState::Partial(done)) if !rerun => done,
+            _ => HashSet::new(),
+        };
+        let source = match pages::open(file) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                let _ = events.send(Event::FileFailed {
+                    sha256,
+                    path,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let count = u32::try_from(source.page_count()).unwrap_or(u32::MAX);
+        let todo: Vec<u32> = (0..count).filter(|i| !done.contains(i)).collect();
+        let sha256: Arc<str> = Arc::from(sha256);
+        let start = Event::FileStart {
+            sha256: Arc::clone(&sha256),
+            path,
+            pages: count,
+            pending: u32::try_from(todo.len()).unwrap_or(u32::MAX),
+        };
+        if events.send(start).is_err() {
+            return;
+        }
+        for index in todo {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            if work
+                .send(Work {
+                    source: Arc::clone(&source),
+                    sha256: Arc::clone(&sha256),
+                    index,
+                })
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// The writer: commit each page, mark files done, keep the summary and the bar.
+fn write_events(
+    store: &mut Store,
+    events: &Receiver<Event>,
+    printed: &HashMap<String, PrintedSheet>,
+    summary: &mut ScanSummary,
+    bar: &indicatif::ProgressBar,
+    stop: &AtomicBool,
+) -> Result<(), StoreError> {
+    // Pages still expected per file in this run; a file is done when its count reaches 0.
+    let mut pending: HashMap<Arc<str>, u32> = HashMap::new();
+    let mut interrupted_files: HashSet<Arc<str>> = HashSet::new();
+    let result = (|| {
+        for event in events {
+            match event {
+                Event::FileStart {
+                    sha256,
+                    path,
+                    pages,
+                    pending: n,
+                } => {
+                    summary.files_seen += 1;
+                    store.begin_file(&sha256, &path, pages)?;
+                    bar.inc_length(u64::from(n));
+                    if n == 0 {
+                        store.finish_file(&sha256)?;
+                    } else {
+                        pending.insert(sha256, n);
+                    }
+                }
+                Event::FileFailed {
+                    sha256,
+                    path,
+                    reason,
+                } => {
+                    summary.files_seen += 1;
+                    store.fail_file(&sha256, &path, &reason)?;
+                    summary.files_failed.push((path, reason));
+                }
+                Event::FileSkipped => {
+                    summary.files_seen += 1;
+                    summary.files_skipped += 1;
+                }
+                Event::Skipped { sha256 } => {
+                    interrupted_files.insert(sha256);
+                }
+                Event::Page {
+                    sha256,
+                    index,
+                    reading,
+                    crops,
+                } => {
+                    let branch = reading
+                        .code
+                        .as_ref()
+                        .and_then(|c| printed.get(&c.serial))
+                        .and_then(|p| p.branch.as_deref());
+                    let rec = PageRecord {
+                        file_sha256: &sha256,
+                        index,
+                        reading: &reading,
+                        branch,
+                        flag_crops: &crops,
+                    };
+                    let recorded = store.record_page(rec)?;
+                    tally_page(summary, &reading, recorded.duplicate_of.is_some());
+                    bar.inc(1);
+                    if let Some(n) = pending.get_mut(&sha256) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 && !interrupted_files.contains(&sha256) {
+                            store.finish_file(&sha256)?;
+                            pending.remove(&sha256);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        // Stop feeding a writer that cannot write.
+        stop.store(true, Ordering::Relaxed);
+        for _ in events.iter() {}
+    }
+    result
+}
+
+fn tally_page(summary: &mut ScanSummary, reading: &PageReading, duplicate: bool) {
+    match reading.status {
+        PageStatus::Read => summary.pages_read += 1,
+        PageStatus::Blank => summary.pages_blank += 1,
+        PageStatus::Rejected => {
+            summary.pages_rejected += 1;
+            let reason = reading
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no reason given".into());
+            *summary.reject_reasons.entry(reason).or_default() += 1;
+        }
+    }
+    for f in &reading.flags {
+        if f.kind != FlagKind::Rejected {
+            *summary.flags.entry(f.kind.as_str()).or_default() += 1;
+        }
+    }
+    if duplicate {
+        *summary
+            .flags
+            .entry(FlagKind::Duplicate.as_str())
+            .or_default() += 1;
+    }
+    let blocking = duplicate || reading.flags.iter().any(|f| f.kind.blocks_final_count());
+    if reading.status == PageStatus::Read && blocking {
+        summary.pages_flagged += 1;
+    }
+}
+
+/// Decode, read, OCR and crop one page. Never fails: problems become a rejected reading.
+fn read_one(shared: &Shared, work: &Work) -> (PageReading, Vec<Option<String>>) {
+    let page = match work.source.load_page(work.index as usize) {
+        Ok(p) => p,
+        Err(e) => return (PageReading::rejected(page_reason(&e)), Vec::new()),
+    };
+    let (mut reading, aligned) = read::read_page(&page.image, page.dpi, &shared.context);
+    drop(page);
+    let Some(aligned) = aligned else {
+        return (reading, Vec::new());
+    };
+    let page_layout = shared
+        .context
+        .layouts
+        .get(&aligned.layout_hash)
+        .and_then(|l| l.page(aligned.page));
+    if shared.ocr {
+        if let Some(pl) = page_layout {
+            if !pl.names.is_empty() && reading.names.is_empty() {
+                let (names, flags) = crate::ocr::read_names(&aligned, pl, &shared.roster);
+                reading.names = names;
+                reading.flags.extend(flags);
+            }
+        }
+        for w in reading
+            .writing
+            .iter_mut()
+            .filter(|w| w.has_writing && w.text.is_none())
+        {
+            if let Some(img) = crop(&aligned.image, w.px, 0) {
+                let (text, conf) = crate::ocr::read_text(&img);
+                w.text = Some(text);
+                w.confidence = Some(conf);
+            }
+        }
+    }
+    let stem = format!(
+        "{}-{}",
+        &work.sha256[..work.sha256.len().min(12)],
+        work.index + 1
+    );
+    for (i, w) in reading.writing.iter_mut().enumerate() {
+        if w.has_writing && w.crop.is_none() {
+            w.crop = save_crop(shared, &aligned.image, w.px, 0, &format!("{stem}-w{i}"));
+        }
+    }
+    let crops = flag_crops(shared, &reading, &aligned, &stem);
+    (reading, crops)
+}
+
+/// A clerk's sentence for a page that could not be decoded.
+fn page_reason(e: &PageError) -> String {
+    e.to_string()
+}
+
+/// Crops for review: a flagged question's row of cells, a name check's name cell.
+fn flag_crops(
+    shared: &Shared,
+    reading: &PageReading,
+    aligned: &Aligned,
+    stem: &str,
+) -> Vec<Option<String>> {
+    reading
+        .flags
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let target = f.target.as_deref()?;
+            let boxes: Vec<[u32; 4]> = match f.kind {
+                FlagKind::Marginal | FlagKind::Overvote => reading
+                    .cells
+                    .iter()
+                    .filter(|c| c.question == target)
+                    .map(|c| c.px)
+                    .collect(),
+                FlagKind::NameCheck => reading
+                    .names
+                    .iter()
+                    .filter(|n| n.subject == target)
+                    .map(|n| n.px)
+                    .collect(),
+                FlagKind::IntegrityFeedback | FlagKind::Comment => {
+                    return reading
+                        .writing
+                        .iter()
+                        .find(|w| w.id == target)
+                        .and_then(|w| w.crop.clone());
+                }
+                _ => return None,
+            };
+            let union = union_box(&boxes)?;
+            let margin = boxes.iter().map(|b| b[3]).max().unwrap_or(0) * CROP_MARGIN_CELLS;
+            save_crop(
+                shared,
+                &aligned.image,
+                union,
+                margin,
+                &format!("{stem}-f{i}"),
+            )
+        })
+        .collect()
+}
+
+fn union_box(boxes: &[[u32; 4]]) -> Option<[u32; 4]> {
+    let x0 = boxes.iter().map(|b| b[0]).min()?;
+    let y0 = boxes.iter().map(|b| b[1]).min()?;
+    let x1 = boxes.iter().map(|b| b[0] + b[2]).max()?;
+    let y1 = boxes.iter().map(|b| b[1] + b[3]).max()?;
+    Some([x0, y0, x1 - x0, y1 - y0])
+}
+
+/// The part of `img` inside `px` grown by `margin`, clamped; None when empty.
+fn crop(img: &GrayImage, px: [u32; 4], margin: u32) -> Option<GrayImage> {
+    let (w, h) = img.dimensions();
+    let x0 = px[0].saturating_sub(margin).min(w);
+    let y0 = px[1].saturating_sub(margin).min(h);
+    let x1 = px[0].saturating_add(px[2]).saturating_add(margin).min(w);
+    let y1 = px[1].saturating_add(px[3]).saturating_add(margin).min(h);
+    if x1 <= x0 || y1 <= y0 {
+        return None;
+    }
+    Some(image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image())
+}
+
+/// Save a crop as PNG under `crops/`; the path relative to the batch folder. A crop that
+/// cannot be written is left out: the reviewer still has the page.
+fn save_crop(
+    shared: &Shared,
+    img: &GrayImage,
+    px: [u32; 4],
+    margin: u32,
+    name: &str,
+) -> Option<String> {
+    let c = crop(img, px, margin)?;
+    let path = shared.crops.join(format!("{name}.png"));
+    c.save(&path).ok()?;
+    relative(&path, &shared.batch)
+}
+
+fn relative(path: &Path, base: &Path) -> Option<String> {
+    path.strip_prefix(base)
+        .ok()
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crops_are_clamped_to_the_image_and_empty_boxes_give_none() {
+        let img = GrayImage::new(100, 50);
+        assert_eq!(
+            crop(&img, [90, 40, 30, 30], 5).map(|c| c.dimensions()),
+            Some((15, 15))
+        );
+        assert!(crop(&img, [200, 10, 5, 5], 0).is_none());
+        assert_eq!(
+            union_box(&[[10, 10, 5, 5], [30, 8, 5, 5]]),
+            Some([10, 8, 25, 7])
+        );
+        assert_eq!(union_box(&[]), None);
+    }
+
+    #[test]
+    fn the_summary_groups_reasons_and_names_the_next_step() {
+        let mut s = ScanSummary {
+            batch: PathBuf::from("b"),
+            ..ScanSummary::default()
+        };
+        tally_page(&mut s, &PageReading::rejected("no code"), false);
+        tally_page(&mut s, &PageReading::rejected("no code"), false);
+        tally_page(&mut s, &PageReading::blank(), false);
+        let text = s.render();
+        assert!(text.contains("2 × no code"), "{text}");
+        assert!(text.contains("pingyi review --batch b"), "{text}");
+        assert_eq!(s.pages(), 3);
+    }
+}
