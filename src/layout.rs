@@ -69,7 +69,20 @@ pub struct Layout {
     pub branch: Option<String>,
     pub size: SizeMm,
     pub thresholds: MarkThresholds,
+    /// Every item's printed label and options, so readers and reviewers can speak Chinese.
+    #[serde(default)]
+    pub items: Vec<ItemInfo>,
     pub pages: Vec<PageLayout>,
+}
+
+/// An item (question row/column) as printed: label, kind and its options' labels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemInfo {
+    pub id: String,
+    pub label: String,
+    pub kind: ItemKind,
+    /// (option id, printed label), in printed order.
+    pub options: Vec<(String, String)>,
 }
 
 /// One page: where everything is, in millimetres from the top-left corner.
@@ -136,6 +149,22 @@ pub enum Ink {
 }
 
 impl Layout {
+    pub fn item(&self, id: &str) -> Option<&ItemInfo> {
+        self.items.iter().find(|i| i.id == id)
+    }
+
+    /// The printed label of an option of an item ("满意"), or the id when unknown.
+    pub fn option_label<'a>(&'a self, item: &str, option: &'a str) -> &'a str {
+        self.item(item)
+            .and_then(|i| i.options.iter().find(|(id, _)| id == option))
+            .map_or(option, |(_, l)| l.as_str())
+    }
+
+    /// The subject's printed name on this layout (row name), or None.
+    pub fn subject_name(&self, subject: &str) -> Option<&str> {
+        self.pages.iter().flat_map(|p| &p.names).find(|n| n.subject == subject).and_then(|n| n.printed.as_deref())
+    }
+
     pub fn page(&self, number: u32) -> Option<&PageLayout> {
         self.pages.iter().find(|p| p.number == number)
     }
@@ -402,6 +431,18 @@ pub fn layout(form: &FormDef, campaign: &Campaign, branch: Option<&Branch>) -> R
         branch: branch.map(|b| b.id.clone()),
         size,
         thresholds: form.marks,
+        items: form
+            .items()
+            .map(|(_, i)| ItemInfo {
+                id: i.id.clone(),
+                label: i.label.clone(),
+                kind: i.kind,
+                options: form
+                    .scale(&i.scale)
+                    .map(|s| s.options.iter().map(|o| (o.id.clone(), o.label.replace(' ', ""))).collect())
+                    .unwrap_or_default(),
+            })
+            .collect(),
         pages: p.pages,
     })
 }

@@ -548,7 +548,7 @@ fn tally_page(summary: &mut ScanSummary, reading: &PageReading, duplicate: bool)
                 .reason
                 .clone()
                 .unwrap_or_else(|| "no reason given".into());
-            *summary.reject_reasons.entry(reason).or_default() += 1;
+            *summary.reject_reasons.entry(reason_group(&reason)).or_default() += 1;
         }
     }
     for f in &reading.flags {
@@ -616,6 +616,23 @@ fn read_one(shared: &Shared, work: &Work) -> (PageReading, Vec<Option<String>>) 
     }
     let crops = flag_crops(shared, &reading, &aligned, &stem);
     (reading, crops)
+}
+
+/// The same reason on many pages is one line in the summary: "page 12 has…" → "page N has…".
+fn reason_group(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut rest = reason;
+    while let Some(i) = rest.find("page ") {
+        out.push_str(&rest[..i + 5]);
+        rest = &rest[i + 5..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            out.push('N');
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A clerk's sentence for a page that could not be decoded.
@@ -711,6 +728,18 @@ fn relative(path: &Path, base: &Path) -> Option<String> {
     path.strip_prefix(base)
         .ok()
         .map(|p| p.to_string_lossy().replace('\\', "/"))
+}
+
+#[cfg(test)]
+mod reason_tests {
+    #[test]
+    fn page_numbers_do_not_split_a_reason_group() {
+        assert_eq!(
+            super::reason_group("a.pdf: page 12 has no scanned image"),
+            "a.pdf: page N has no scanned image"
+        );
+        assert_eq!(super::reason_group("no page code"), "no page code");
+    }
 }
 
 #[cfg(test)]

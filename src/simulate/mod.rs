@@ -53,8 +53,6 @@ use std::sync::mpsc;
 const DPI_RANGE: std::ops::RangeInclusive<u32> = 100..=600;
 /// Name of the truth file in the output folder.
 pub const TRUTH_FILE: &str = "truth.json";
-/// Name of the printed PDF kept beside the scans (the "paper" the scans came from).
-pub const PRINTED_PDF: &str = "printed.pdf";
 
 /// Why a simulation could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -316,7 +314,12 @@ pub fn run(opts: &SimulateOptions) -> Result<Truth, SimError> {
         }
     }
     let pdf = render_pdf(&layout, &serials, &font)?;
-    let pdf_path = opts.out.join(PRINTED_PDF);
+    // The "paper" the scans came from goes with the campaign's print records, not beside the
+    // scans: a folder of scans must hold only scans.
+    let prints = folder.root.join("prints");
+    std::fs::create_dir_all(&prints).map_err(io_err(&prints))?;
+    let first = serials.first().map_or("none", String::as_str);
+    let pdf_path = prints.join(format!("simulated-{}-{first}.pdf", form.id));
     std::fs::write(&pdf_path, &pdf).map_err(io_err(&pdf_path))?;
     drop(pdf);
     folder.snapshot_form(&form)?;
@@ -403,7 +406,7 @@ pub fn run(opts: &SimulateOptions) -> Result<Truth, SimError> {
         seed: opts.seed,
         dpi: opts.dpi as f32,
         format: opts.format.name().to_string(),
-        printed_pdf: PRINTED_PDF.to_string(),
+        printed_pdf: pdf_path.display().to_string(),
         pages,
         sheets: ctx.plans.into_iter().map(|p| p.truth).collect(),
     };
