@@ -29,7 +29,7 @@ use image::GrayImage;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,6 +94,59 @@ pub struct ScanSummary {
     pub flags: BTreeMap<&'static str, usize>,
     pub interrupted: bool,
     pub elapsed: Duration,
+    /// Time spent in Tesseract, summed over the workers.
+    pub ocr: OcrCost,
+    /// The process's peak resident memory at the end of the scan (Linux `VmHWM`), in KiB.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// Where OCR time went (thread time summed over workers, engine start-up included).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct OcrCost {
+    /// Pages whose name cells were OCR'd.
+    pub name_pages: u64,
+    pub name_cells: u64,
+    pub name_ms: f64,
+    /// Written areas OCR'd.
+    pub text_areas: u64,
+    pub text_ms: f64,
+}
+
+/// Lock-free OCR counters the workers add to.
+#[derive(Default)]
+struct OcrCounters {
+    name_pages: AtomicU64,
+    name_cells: AtomicU64,
+    name_ns: AtomicU64,
+    text_areas: AtomicU64,
+    text_ns: AtomicU64,
+}
+
+impl OcrCounters {
+    fn cost(&self) -> OcrCost {
+        let ms = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e6;
+        OcrCost {
+            name_pages: self.name_pages.load(Ordering::Relaxed),
+            name_cells: self.name_cells.load(Ordering::Relaxed),
+            name_ms: ms(&self.name_ns),
+            text_areas: self.text_areas.load(Ordering::Relaxed),
+            text_ms: ms(&self.text_ns),
+        }
+    }
+}
+
+fn nanos(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// This process's peak resident set (`VmHWM` in `/proc/self/status`), KiB; None off Linux.
+#[must_use]
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 impl ScanSummary {
@@ -195,6 +248,7 @@ struct Shared {
     crops: PathBuf,
     batch: PathBuf,
     ocr: bool,
+    ocr_cost: OcrCounters,
 }
 
 /// One page to read.
@@ -289,6 +343,7 @@ pub fn scan(opts: &ScanOptions, stop: &AtomicBool) -> Result<ScanSummary, ScanEr
         crops,
         batch: opts.batch.clone(),
         ocr: opts.ocr,
+        ocr_cost: OcrCounters::default(),
     };
     // The producer's own connection: it only reads file states (WAL allows a reader beside the writer).
     let probe = Store::open(&opts.batch)?;
@@ -340,6 +395,8 @@ pub fn scan(opts: &ScanOptions, stop: &AtomicBool) -> Result<ScanSummary, ScanEr
     }
     summary.interrupted = stop.load(Ordering::Relaxed);
     summary.elapsed = start.elapsed();
+    summary.ocr = shared.ocr_cost.cost();
+    summary.peak_rss_kib = peak_rss_kib();
     Ok(summary)
 }
 
@@ -587,7 +644,12 @@ fn read_one(shared: &Shared, work: &Work) -> (PageReading, Vec<Option<String>>) 
     if shared.ocr {
         if let Some(pl) = page_layout {
             if !pl.names.is_empty() && reading.names.is_empty() {
+                let t = Instant::now();
                 let (names, flags) = crate::ocr::read_names(&aligned, pl, &shared.roster);
+                let c = &shared.ocr_cost;
+                c.name_ns.fetch_add(nanos(t), Ordering::Relaxed);
+                c.name_pages.fetch_add(1, Ordering::Relaxed);
+                c.name_cells.fetch_add(names.len() as u64, Ordering::Relaxed);
                 reading.names = names;
                 reading.flags.extend(flags);
             }
@@ -598,7 +660,11 @@ fn read_one(shared: &Shared, work: &Work) -> (PageReading, Vec<Option<String>>) 
             .filter(|w| w.has_writing && w.text.is_none())
         {
             if let Some(img) = crop(&aligned.image, w.px, 0) {
+                let t = Instant::now();
                 let (text, conf) = crate::ocr::read_text(&img);
+                let c = &shared.ocr_cost;
+                c.text_ns.fetch_add(nanos(t), Ordering::Relaxed);
+                c.text_areas.fetch_add(1, Ordering::Relaxed);
                 w.text = Some(text);
                 w.confidence = Some(conf);
             }

@@ -44,6 +44,12 @@ pub struct Args {
     /// Font file for printing (else $PINGYI_FONT or the system's CJK font).
     #[arg(long)]
     font: Option<PathBuf>,
+    /// Make the first N 附2 sheets recommend more than five people (推荐无效).
+    #[arg(long, default_value_t = 0)]
+    over_recommend: u32,
+    /// Make the first N sheets write in their flagged box (附3 integrity feedback).
+    #[arg(long, default_value_t = 0)]
+    flagged_writing: u32,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -62,6 +68,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         bilevel: a.bilevel,
         font: a.font,
         progress: true,
+        force: simulate::answers::Force {
+            over_recommend: a.over_recommend,
+            flagged_writing: a.flagged_writing,
+        },
     };
     let started = Instant::now();
     let truth = simulate::run(&opts)?;

@@ -240,7 +240,9 @@ pub fn render(t: &Tally) -> String {
     }
     if !t.pending.is_empty() {
         let _ = writeln!(o, "\n== 待复核 {} 项 ==", t.pending.len());
-        for p in &t.pending {
+        // A terminal table is read, not searched: the first screenful, then where the rest is.
+        const SHOWN: usize = 12;
+        for p in t.pending.iter().take(SHOWN) {
             let _ = writeln!(
                 o,
                 "{} 序号 {} {} {} {}:{}",
@@ -250,6 +252,13 @@ pub fn render(t: &Tally) -> String {
                 p.kind,
                 p.target.as_deref().unwrap_or(""),
                 p.detail
+            );
+        }
+        if t.pending.len() > SHOWN {
+            let _ = writeln!(
+                o,
+                "… 另有 {} 项 (全部: pingyi review --batch 批次目录 --list, 或 --format json)",
+                t.pending.len() - SHOWN
             );
         }
     }

@@ -96,10 +96,36 @@ fn pick_option(rng: &mut ChaCha8Rng, n: usize, straight: bool) -> usize {
     n - 1
 }
 
+/// Cases forced on the first sheets of a simulation, so a demo shows them whatever the seed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Force {
+    /// The first N 附2 sheets recommend more than five candidates (推荐无效).
+    pub over_recommend: u32,
+    /// The first N sheets write in their flagged box (附3's integrity box).
+    pub flagged_writing: u32,
+}
+
+/// What is forced on one sheet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SheetForce {
+    pub over_recommend: bool,
+    pub flagged_writing: bool,
+}
+
+impl Force {
+    #[must_use]
+    pub fn for_sheet(&self, i: usize) -> SheetForce {
+        SheetForce {
+            over_recommend: i < self.over_recommend as usize,
+            flagged_writing: i < self.flagged_writing as usize,
+        }
+    }
+}
+
 /// How many and which candidates one 附2 sheet recommends.
-fn recommended<'a>(rng: &mut ChaCha8Rng, candidates: &[&'a str]) -> BTreeSet<&'a str> {
+fn recommended<'a>(rng: &mut ChaCha8Rng, candidates: &[&'a str], over: bool) -> BTreeSet<&'a str> {
     let m = candidates.len();
-    let k = if m > 5 && rng.random_bool(OVER_RECOMMEND) {
+    let k = if m > 5 && (over || rng.random_bool(OVER_RECOMMEND)) {
         rng.random_range(6..=m)
     } else {
         let total: f64 = RECOMMEND_WEIGHTS.iter().sum();
@@ -126,6 +152,7 @@ pub fn plan_sheet(
     subject: SubjectKind,
     people: &People,
     serial: &str,
+    force: SheetForce,
 ) -> SheetPlan {
     let qs = questions(layout);
     let straight = rng.random_bool(STRAIGHT_LINERS);
@@ -139,7 +166,7 @@ pub fn plan_sheet(
         s.dedup();
         s
     };
-    let recommend = recommended(rng, &candidates);
+    let recommend = recommended(rng, &candidates, force.over_recommend);
     // Posts: decide per subject whether it is skipped wholly or partly.
     let mut post_mode: BTreeMap<&str, u8> = BTreeMap::new();
     let mut out = SheetPlan {
@@ -213,7 +240,7 @@ pub fn plan_sheet(
             } else {
                 WRITE_FIELD
             };
-            let written = rng.random_bool(chance);
+            let written = rng.random_bool(chance) || (force.flagged_writing && w.flag.is_some());
             if written {
                 out.writing.push((p.number, w.rect));
             }
@@ -357,7 +384,7 @@ mod tests {
     fn recommendations_are_mostly_five_or_fewer_but_sometimes_more() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let c = ["a", "b", "c", "d", "e", "f", "g"];
-        let counts: Vec<usize> = (0..1000).map(|_| recommended(&mut rng, &c).len()).collect();
+        let counts: Vec<usize> = (0..1000).map(|_| recommended(&mut rng, &c, false).len()).collect();
         let over = counts.iter().filter(|&&k| k > 5).count();
         assert!(over > 10 && over < 120, "{over}");
     }

@@ -18,7 +18,7 @@
 //! page), so the same options give the same truth and the same image bytes whatever the
 //! number of threads.
 
-mod answers;
+pub mod answers;
 mod pen;
 mod profile;
 mod scanner;
@@ -36,7 +36,7 @@ use crate::code::{new_serial, CodeError, PageCode};
 use crate::folder::{CampaignFolder, FolderError, PrintRecord};
 use crate::form::{FormDef, FormError};
 use crate::layout::{layout, Layout, LayoutError};
-use crate::pages::pack::{PackFilter, PdfPacker, TiffPack, TiffPacker};
+use crate::pages::pack::{EncodedPage, PackFilter, PdfPacker, TiffPack, TiffPacker};
 use crate::pages::PageError;
 use crate::print::{render_pdf, Font, PrintError};
 use answers::SheetPlan;
@@ -173,6 +173,8 @@ pub struct SimulateOptions {
     pub font: Option<PathBuf>,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Cases the demo must show whatever the seed: the first N sheets do them.
+    pub force: answers::Force,
 }
 
 impl SimulateOptions {
@@ -199,6 +201,7 @@ impl SimulateOptions {
             bilevel: None,
             font: None,
             progress: false,
+            force: answers::Force::default(),
         }
     }
 
@@ -356,6 +359,7 @@ pub fn run(opts: &SimulateOptions) -> Result<Truth, SimError> {
                 form.subject,
                 &people,
                 s,
+                opts.force.for_sheet(i),
             )
         })
         .collect();
@@ -436,6 +440,42 @@ fn jpeg_quality(opts: &SimulateOptions, scanner: &Scanner, file_no: usize) -> u8
     rng_for(opts.seed, RNG_FILE, file_no as u64).random_range(lo..=hi)
 }
 
+/// A made page on its way to the writer: PDF pages are compressed by the page workers (JPEG
+/// encoding costs as much as drawing; one writer thread encoding would cap the rate).
+enum Made {
+    Image(GrayImage),
+    Pdf(EncodedPage),
+}
+
+/// The PDF filter for page `j`, or None when the format is not a PDF.
+fn pdf_filter(opts: &SimulateOptions, scanner: &Scanner, j: usize) -> Option<PackFilter> {
+    let one_bit = opts.bilevel.is_some();
+    match opts.format {
+        OutputFormat::PdfG4 => Some(PackFilter::CcittG4),
+        OutputFormat::PdfFlate if one_bit => Some(PackFilter::Flate1Bit),
+        OutputFormat::PdfFlate => Some(PackFilter::Flate),
+        OutputFormat::PdfJpeg => Some(PackFilter::Jpeg {
+            quality: jpeg_quality(opts, scanner, j / opts.pages_per_file),
+        }),
+        _ => None,
+    }
+}
+
+/// Draw and scan page `j`, and compress it when it goes into a PDF.
+fn make_and_encode(ctx: &Ctx, j: usize, job: &Job) -> Result<(Made, PageTruth), SimError> {
+    let (img, t) = make_page(ctx, j, job)?;
+    let made = match pdf_filter(ctx.opts, &ctx.scanner, j) {
+        Some(filter) => {
+            let (path, _) = file_of(ctx.opts, j);
+            let e = EncodedPage::new((&img).into(), filter, ctx.opts.dpi as f32)
+                .map_err(io_err(&ctx.opts.out.join(path)))?;
+            Made::Pdf(e)
+        }
+        None => Made::Image(img),
+    };
+    Ok((made, t))
+}
+
 /// Draw, scan and write every job; pages are made in parallel chunks and written in order.
 fn produce(ctx: &Ctx, jobs: &[Job]) -> Result<Vec<PageTruth>, SimError> {
     let bar = if ctx.opts.progress {
@@ -452,16 +492,16 @@ fn produce(ctx: &Ctx, jobs: &[Job]) -> Result<Vec<PageTruth>, SimError> {
     };
     // Two pages per thread in flight keeps both cores busy while memory stays a few pages.
     let chunk = rayon::current_num_threads().max(1) * 2;
-    let (tx, rx) = mpsc::sync_channel::<(usize, GrayImage)>(chunk);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Made)>(chunk);
     let mut truths = Vec::with_capacity(jobs.len());
     std::thread::scope(|scope| -> Result<(), SimError> {
         let writer = scope.spawn(|| write_pages(ctx, rx));
         let mut made: Result<(), SimError> = Ok(());
         for (c, group) in jobs.chunks(chunk).enumerate() {
-            let pages: Vec<Result<(GrayImage, PageTruth), SimError>> = group
+            let pages: Vec<Result<(Made, PageTruth), SimError>> = group
                 .par_iter()
                 .enumerate()
-                .map(|(k, job)| make_page(ctx, c * chunk + k, job))
+                .map(|(k, job)| make_and_encode(ctx, c * chunk + k, job))
                 .collect();
             let mut stop = false;
             for (k, p) in pages.into_iter().enumerate() {
@@ -586,16 +626,18 @@ impl Open {
 }
 
 /// Write pages as they arrive (in job order).
-fn write_pages(ctx: &Ctx, rx: mpsc::Receiver<(usize, GrayImage)>) -> Result<(), SimError> {
+fn write_pages(ctx: &Ctx, rx: mpsc::Receiver<(usize, Made)>) -> Result<(), SimError> {
     let opts = ctx.opts;
     let dpi = opts.dpi as f32;
     let one_bit = opts.bilevel.is_some();
     let mut open = Open::None;
-    for (j, img) in rx {
+    for (j, made) in rx {
         let (name, index) = file_of(opts, j);
         let path = opts.out.join(&name);
         if opts.format.one_file_per_page() {
-            write_single(&path, &img, opts, &ctx.scanner, j)?;
+            if let Made::Image(img) = &made {
+                write_single(&path, img, opts, &ctx.scanner, j)?;
+            }
             continue;
         }
         if index == 0 {
@@ -610,15 +652,9 @@ fn write_pages(ctx: &Ctx, rx: mpsc::Receiver<(usize, GrayImage)>) -> Result<(), 
                     },
                     dpi,
                 )?),
-                f => {
-                    let filter = match f {
-                        OutputFormat::PdfG4 => PackFilter::CcittG4,
-                        OutputFormat::PdfFlate if one_bit => PackFilter::Flate1Bit,
-                        OutputFormat::PdfFlate => PackFilter::Flate,
-                        _ => PackFilter::Jpeg {
-                            quality: jpeg_quality(opts, &ctx.scanner, j / opts.pages_per_file),
-                        },
-                    };
+                _ => {
+                    // Pages arrive encoded; the packer's own filter is not used.
+                    let filter = pdf_filter(opts, &ctx.scanner, j).unwrap_or(PackFilter::Raw);
                     let file = std::fs::File::create(&path).map_err(io_err(&path))?;
                     Open::Pdf(
                         PdfPacker::new(BufWriter::new(file), filter, dpi).map_err(io_err(&path))?,
@@ -627,10 +663,13 @@ fn write_pages(ctx: &Ctx, rx: mpsc::Receiver<(usize, GrayImage)>) -> Result<(), 
                 }
             };
         }
-        match &mut open {
-            Open::Pdf(p, path) => p.add_page((&img).into()).map_err(io_err(path))?,
-            Open::Tiff(t) => t.add_page(&img)?,
-            Open::None => {}
+        match (&mut open, &made) {
+            (Open::Pdf(p, path), Made::Pdf(e)) => p.add_encoded(e).map_err(io_err(path))?,
+            (Open::Pdf(p, path), Made::Image(img)) => {
+                p.add_page(img.into()).map_err(io_err(path))?;
+            }
+            (Open::Tiff(t), Made::Image(img)) => t.add_page(img)?,
+            _ => {}
         }
     }
     open.finish()
