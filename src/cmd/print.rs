@@ -70,16 +70,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let folder = CampaignFolder::open(&args.campaign)?;
     let font = Font::discover(args.font.as_deref())?;
     let jobs: Vec<(Option<String>, PathBuf)> = if args.all_branches {
-        if form.subject != SubjectKind::Candidates {
-            anyhow::bail!(
-                "form \"{}\" is the same for every branch: print it without --all-branches",
-                form.id
-            );
-        }
+        // One PDF per branch: 附1 prints the branch's name, 附2 its candidates, 附3 its posts.
+        std::fs::create_dir_all(&args.out)?;
         folder
             .campaign
             .branches
             .iter()
+            .filter(|b| {
+                // A branch without window posts has no 附3 to print.
+                form.subject != SubjectKind::Posts || folder.campaign.posts.iter().any(|p| p.branch == b.id)
+            })
             .map(|b| {
                 (
                     Some(b.id.clone()),
