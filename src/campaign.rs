@@ -123,8 +123,10 @@ impl Campaign {
                 message: e.message().trim().to_string(),
             }
         })?;
-        c.validate()
-            .map_err(|message| CampaignError::Invalid { path: path.to_path_buf(), message })?;
+        c.validate().map_err(|message| CampaignError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
         Ok(c)
     }
 
@@ -133,12 +135,16 @@ impl Campaign {
         // can never collide with them.
         let ok = |s: &str| {
             s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-                && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         };
         let mut ids = HashSet::new();
         for b in &self.branches {
             if !ok(&b.id) {
-                return Err(format!("branch id \"{}\" must be lowercase ASCII starting with a letter", b.id));
+                return Err(format!(
+                    "branch id \"{}\" must be lowercase ASCII starting with a letter",
+                    b.id
+                ));
             }
             if !ids.insert(b.id.as_str()) {
                 return Err(format!("id \"{}\" is used twice", b.id));
@@ -149,7 +155,10 @@ impl Campaign {
             let mut names = HashSet::new();
             for c in &b.candidates {
                 if !ok(&c.id) {
-                    return Err(format!("candidate id \"{}\" must be lowercase ASCII starting with a letter", c.id));
+                    return Err(format!(
+                        "candidate id \"{}\" must be lowercase ASCII starting with a letter",
+                        c.id
+                    ));
                 }
                 if !ids.insert(c.id.as_str()) {
                     return Err(format!("id \"{}\" is used twice", c.id));
@@ -161,17 +170,26 @@ impl Campaign {
         }
         for p in &self.posts {
             if !ok(&p.id) {
-                return Err(format!("post id \"{}\" must be lowercase ASCII starting with a letter", p.id));
+                return Err(format!(
+                    "post id \"{}\" must be lowercase ASCII starting with a letter",
+                    p.id
+                ));
             }
             if !ids.insert(p.id.as_str()) {
                 return Err(format!("id \"{}\" is used twice", p.id));
             }
             if self.branch(&p.branch).is_none() {
-                return Err(format!("post \"{}\" names branch \"{}\", which is not in the campaign", p.id, p.branch));
+                return Err(format!(
+                    "post \"{}\" names branch \"{}\", which is not in the campaign",
+                    p.id, p.branch
+                ));
             }
             if let Some(c) = &p.candidate {
                 if self.candidate(c).is_none() {
-                    return Err(format!("post \"{}\" names candidate \"{c}\", who is not in the campaign", p.id));
+                    return Err(format!(
+                        "post \"{}\" names candidate \"{c}\", who is not in the campaign",
+                        p.id
+                    ));
                 }
             }
         }
@@ -218,19 +236,30 @@ impl Campaign {
             v.insert(k.to_string(), val.clone());
         }
         v.insert("year".into(), self.year.to_string());
-        v.insert("branch".into(), branch.map(|b| b.name.clone()).unwrap_or_default());
+        v.insert(
+            "branch".into(),
+            branch.map(|b| b.name.clone()).unwrap_or_default(),
+        );
         v
     }
 
     /// The subjects named row by row on a form of this kind for this branch.
-    pub fn subjects(&self, kind: crate::form::SubjectKind, branch: Option<&Branch>) -> Vec<Subject> {
+    pub fn subjects(
+        &self,
+        kind: crate::form::SubjectKind,
+        branch: Option<&Branch>,
+    ) -> Vec<Subject> {
         use crate::form::SubjectKind;
         match kind {
             SubjectKind::Candidates => branch
                 .map(|b| {
                     b.candidates
                         .iter()
-                        .map(|c| Subject { id: c.id.clone(), name: c.name.clone(), detail: None })
+                        .map(|c| Subject {
+                            id: c.id.clone(),
+                            name: c.name.clone(),
+                            detail: None,
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -238,7 +267,11 @@ impl Campaign {
                 .posts
                 .iter()
                 .filter(|p| branch.is_none_or(|b| b.id == p.branch))
-                .map(|p| Subject { id: p.id.clone(), name: p.name.clone(), detail: Some(p.title.clone()) })
+                .map(|p| Subject {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    detail: Some(p.title.clone()),
+                })
                 .collect(),
             SubjectKind::Branch | SubjectKind::None => Vec::new(),
         }
@@ -308,7 +341,9 @@ title = "窗口"
 name = "王伟"
 branch = "b9"
 "#;
-        let e = Campaign::parse(src, Path::new("c.toml")).unwrap_err().to_string();
+        let e = Campaign::parse(src, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("branch \"b9\""), "{e}");
     }
 }

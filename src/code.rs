@@ -33,7 +33,10 @@ pub enum CodeError {
 
 impl PageCode {
     pub fn encode(&self) -> String {
-        format!("{MAGIC}|{}|{}|{}|{}", self.form, self.layout_hash, self.page, self.serial)
+        format!(
+            "{MAGIC}|{}|{}|{}|{}",
+            self.form, self.layout_hash, self.page, self.serial
+        )
     }
 
     pub fn parse(text: &str) -> Result<Self, CodeError> {
@@ -41,7 +44,10 @@ impl PageCode {
         if parts.first() != Some(&MAGIC) {
             return Err(CodeError::Foreign(text.chars().take(60).collect()));
         }
-        let bad = |why| CodeError::Malformed { text: text.to_string(), why };
+        let bad = |why| CodeError::Malformed {
+            text: text.to_string(),
+            why,
+        };
         let [_, form, hash, page, serial] = parts[..] else {
             return Err(bad("expected 5 fields"));
         };
@@ -49,15 +55,27 @@ impl PageCode {
         if page == 0 || form.is_empty() || hash.len() != 8 || !is_serial(serial) {
             return Err(bad("a field is out of range"));
         }
-        Ok(PageCode { form: form.into(), layout_hash: hash.into(), page, serial: serial.into() })
+        Ok(PageCode {
+            form: form.into(),
+            layout_hash: hash.into(),
+            page,
+            serial: serial.into(),
+        })
     }
 
     /// The QR code as a square of modules (true = dark), without quiet zone.
     pub fn modules(&self) -> Result<(usize, Vec<bool>), CodeError> {
-        let code = qrcode::QrCode::with_error_correction_level(self.encode().as_bytes(), qrcode::EcLevel::H)
-            .map_err(|e| CodeError::Encode(e.to_string()))?;
+        let code = qrcode::QrCode::with_error_correction_level(
+            self.encode().as_bytes(),
+            qrcode::EcLevel::H,
+        )
+        .map_err(|e| CodeError::Encode(e.to_string()))?;
         let n = code.width();
-        let dark = code.to_colors().into_iter().map(|c| c == qrcode::Color::Dark).collect();
+        let dark = code
+            .to_colors()
+            .into_iter()
+            .map(|c| c == qrcode::Color::Dark)
+            .collect();
         Ok((n, dark))
     }
 }
@@ -86,7 +104,12 @@ mod tests {
     #[test]
     fn a_code_round_trips_and_fits_version_4() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let c = PageCode { form: "member".into(), layout_hash: "3fa2c1d0".into(), page: 2, serial: new_serial(&mut rng) };
+        let c = PageCode {
+            form: "member".into(),
+            layout_hash: "3fa2c1d0".into(),
+            page: 2,
+            serial: new_serial(&mut rng),
+        };
         assert_eq!(PageCode::parse(&c.encode()).unwrap(), c);
         let (n, m) = c.modules().unwrap();
         assert_eq!(n, 33, "version 4");
@@ -95,8 +118,17 @@ mod tests {
 
     #[test]
     fn foreign_and_damaged_codes_are_told_apart() {
-        assert!(matches!(PageCode::parse("https://example.com"), Err(CodeError::Foreign(_))));
-        assert!(matches!(PageCode::parse("PY1|member|3fa2c1d0|x|K7Q2M9X4"), Err(CodeError::Malformed { .. })));
-        assert!(matches!(PageCode::parse("PY1|member|3fa2c1d0|1|IIIIIIII"), Err(CodeError::Malformed { .. })));
+        assert!(matches!(
+            PageCode::parse("https://example.com"),
+            Err(CodeError::Foreign(_))
+        ));
+        assert!(matches!(
+            PageCode::parse("PY1|member|3fa2c1d0|x|K7Q2M9X4"),
+            Err(CodeError::Malformed { .. })
+        ));
+        assert!(matches!(
+            PageCode::parse("PY1|member|3fa2c1d0|1|IIIIIIII"),
+            Err(CodeError::Malformed { .. })
+        ));
     }
 }

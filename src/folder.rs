@@ -69,15 +69,24 @@ pub struct CampaignFolder {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FolderError + '_ {
-    move |source| FolderError::Io { path: path.to_path_buf(), source }
+    move |source| FolderError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl CampaignFolder {
     /// Open from `campaign.toml` or the folder holding it.
     pub fn open(path: &Path) -> Result<Self, FolderError> {
-        let file = if path.is_dir() { path.join("campaign.toml") } else { path.to_path_buf() };
+        let file = if path.is_dir() {
+            path.join("campaign.toml")
+        } else {
+            path.to_path_buf()
+        };
         let campaign = Campaign::load(&file)?;
-        let root = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let root = file
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         Ok(Self { root, campaign })
     }
 
@@ -95,13 +104,19 @@ impl CampaignFolder {
     }
 
     fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), FolderError> {
-        let bytes = serde_json::to_vec_pretty(value).map_err(|source| FolderError::Json { path: path.to_path_buf(), source })?;
+        let bytes = serde_json::to_vec_pretty(value).map_err(|source| FolderError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::write_atomic(path, &bytes)
     }
 
     fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, FolderError> {
         let bytes = std::fs::read(path).map_err(io(path))?;
-        serde_json::from_slice(&bytes).map_err(|source| FolderError::Json { path: path.to_path_buf(), source })
+        serde_json::from_slice(&bytes).map_err(|source| FolderError::Json {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Keep the form exactly as printed; later edits to `forms/` cannot change this campaign's rules.
@@ -118,7 +133,10 @@ impl CampaignFolder {
     pub fn form(&self, id: &str) -> Result<FormDef, FolderError> {
         let path = self.root.join("forms").join(format!("{id}.toml"));
         if !path.exists() {
-            return Err(FolderError::UnknownForm { id: id.to_string(), path });
+            return Err(FolderError::UnknownForm {
+                id: id.to_string(),
+                path,
+            });
         }
         Ok(crate::form::load_file(&path)?)
     }
@@ -144,11 +162,17 @@ impl CampaignFolder {
         // Hashes are 8 hex digits; anything else must not become a path.
         let dir = self.root.join("layouts");
         if hash.len() != 8 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(FolderError::UnknownLayout { hash: hash.to_string(), dir });
+            return Err(FolderError::UnknownLayout {
+                hash: hash.to_string(),
+                dir,
+            });
         }
         let path = dir.join(format!("{hash}.json"));
         if !path.exists() {
-            return Err(FolderError::UnknownLayout { hash: hash.to_string(), dir });
+            return Err(FolderError::UnknownLayout {
+                hash: hash.to_string(),
+                dir,
+            });
         }
         Self::read_json(&path)
     }
@@ -171,7 +195,11 @@ impl CampaignFolder {
     }
 
     pub fn record_print(&self, record: &PrintRecord) -> Result<PathBuf, FolderError> {
-        let stamp: String = record.printed_at.chars().filter(char::is_ascii_alphanumeric).collect();
+        let stamp: String = record
+            .printed_at
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
         let branch = record.branch.as_deref().unwrap_or("all");
         let dir = self.dir("prints")?;
         let mut path = dir.join(format!("{stamp}-{}-{branch}.json", record.form));
@@ -207,7 +235,14 @@ impl CampaignFolder {
         let mut m = HashMap::new();
         for r in self.print_records()? {
             for s in r.serials {
-                m.insert(s, PrintedSheet { form: r.form.clone(), branch: r.branch.clone(), layout_hash: r.layout_hash.clone() });
+                m.insert(
+                    s,
+                    PrintedSheet {
+                        form: r.form.clone(),
+                        branch: r.branch.clone(),
+                        layout_hash: r.layout_hash.clone(),
+                    },
+                );
             }
         }
         Ok(m)

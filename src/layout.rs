@@ -49,7 +49,9 @@ pub enum LayoutError {
         branch: String,
         what: &'static str,
     },
-    #[error("form \"{form}\": block {block} is {need:.0} mm tall but a page has only {have:.0} mm")]
+    #[error(
+        "form \"{form}\": block {block} is {need:.0} mm tall but a page has only {have:.0} mm"
+    )]
     DoesNotFit {
         form: String,
         block: usize,
@@ -142,10 +144,26 @@ pub struct WritingArea {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Ink {
-    Line { x1: f64, y1: f64, x2: f64, y2: f64, width: f64 },
-    Frame { rect: RectMm, width: f64 },
-    Fill { rect: RectMm },
-    Text { x: f64, y: f64, size: f64, text: String },
+    Line {
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+        width: f64,
+    },
+    Frame {
+        rect: RectMm,
+        width: f64,
+    },
+    Fill {
+        rect: RectMm,
+    },
+    Text {
+        x: f64,
+        y: f64,
+        size: f64,
+        text: String,
+    },
 }
 
 impl Layout {
@@ -162,7 +180,11 @@ impl Layout {
 
     /// The subject's printed name on this layout (row name), or None.
     pub fn subject_name(&self, subject: &str) -> Option<&str> {
-        self.pages.iter().flat_map(|p| &p.names).find(|n| n.subject == subject).and_then(|n| n.printed.as_deref())
+        self.pages
+            .iter()
+            .flat_map(|p| &p.names)
+            .find(|n| n.subject == subject)
+            .and_then(|n| n.printed.as_deref())
     }
 
     pub fn page(&self, number: u32) -> Option<&PageLayout> {
@@ -171,7 +193,9 @@ impl Layout {
 
     /// Every answer cell of the layout, with its page number.
     pub fn cells(&self) -> impl Iterator<Item = (u32, &AnswerCell)> {
-        self.pages.iter().flat_map(|p| p.cells.iter().map(move |c| (p.number, c)))
+        self.pages
+            .iter()
+            .flat_map(|p| p.cells.iter().map(move |c| (p.number, c)))
     }
 }
 
@@ -251,7 +275,12 @@ impl Pager<'_> {
                 m(far_x, far_y),
                 m(MARK_INSET, far_y),
             ],
-            code: RectMm::new(w - MARGIN_X - CODE_SIZE, h - 16.0 - CODE_SIZE, CODE_SIZE, CODE_SIZE),
+            code: RectMm::new(
+                w - MARGIN_X - CODE_SIZE,
+                h - 16.0 - CODE_SIZE,
+                CODE_SIZE,
+                CODE_SIZE,
+            ),
             serial_at: PointMm::new(MARGIN_X, h - 18.0),
             cells: Vec::new(),
             names: Vec::new(),
@@ -265,7 +294,12 @@ impl Pager<'_> {
         if number > 1 {
             // Continuation pages say what they continue, for the clerk sorting a dropped pile.
             let t = format!("{}(续)", self.form.title);
-            page.ink.push(Ink::Text { x: MARGIN_X, y: self.y + 5.0, size: 12.0, text: t });
+            page.ink.push(Ink::Text {
+                x: MARGIN_X,
+                y: self.y + 5.0,
+                size: 12.0,
+                text: t,
+            });
             self.y += 10.0;
         }
         self.pages.push(page);
@@ -293,17 +327,34 @@ impl Pager<'_> {
     }
 
     fn hline(&mut self, x1: f64, x2: f64, y: f64, width: f64) {
-        self.page().ink.push(Ink::Line { x1, y1: y, x2, y2: y, width });
+        self.page().ink.push(Ink::Line {
+            x1,
+            y1: y,
+            x2,
+            y2: y,
+            width,
+        });
     }
 
     fn vline(&mut self, x: f64, y1: f64, y2: f64, width: f64) {
-        self.page().ink.push(Ink::Line { x1: x, y1, x2: x, y2, width });
+        self.page().ink.push(Ink::Line {
+            x1: x,
+            y1,
+            x2: x,
+            y2,
+            width,
+        });
     }
 
     fn ensure(&mut self, need: f64, block: usize) -> Result<bool, LayoutError> {
         let have = self.bottom() - CONTENT_TOP - 10.0;
         if need > have {
-            return Err(LayoutError::DoesNotFit { form: self.form.id.clone(), block, need, have });
+            return Err(LayoutError::DoesNotFit {
+                form: self.form.id.clone(),
+                block,
+                need,
+                have,
+            });
         }
         if self.y + need > self.bottom() {
             self.new_page();
@@ -314,7 +365,11 @@ impl Pager<'_> {
 }
 
 /// Compute the layout of `form` for `campaign`, listing `branch`'s subjects.
-pub fn layout(form: &FormDef, campaign: &Campaign, branch: Option<&Branch>) -> Result<Layout, LayoutError> {
+pub fn layout(
+    form: &FormDef,
+    campaign: &Campaign,
+    branch: Option<&Branch>,
+) -> Result<Layout, LayoutError> {
     let subjects = campaign.subjects(form.subject, branch);
     let what = match form.subject {
         SubjectKind::Candidates => "candidates",
@@ -323,7 +378,11 @@ pub fn layout(form: &FormDef, campaign: &Campaign, branch: Option<&Branch>) -> R
     };
     if form.subject == SubjectKind::Candidates && branch.is_none() {
         let known: Vec<_> = campaign.branches.iter().map(|b| b.id.as_str()).collect();
-        return Err(LayoutError::BranchRequired { form: form.id.clone(), what, known: known.join(", ") });
+        return Err(LayoutError::BranchRequired {
+            form: form.id.clone(),
+            what,
+            known: known.join(", "),
+        });
     }
     if matches!(form.subject, SubjectKind::Candidates | SubjectKind::Posts) && subjects.is_empty() {
         return Err(LayoutError::NoSubjects {
@@ -333,8 +392,17 @@ pub fn layout(form: &FormDef, campaign: &Campaign, branch: Option<&Branch>) -> R
         });
     }
     let vars = campaign.vars(branch);
-    let size = if form.landscape { SizeMm { w: A4.h, h: A4.w } } else { A4 };
-    let mut p = Pager { form, size, pages: Vec::new(), y: 0.0 };
+    let size = if form.landscape {
+        SizeMm { w: A4.h, h: A4.w }
+    } else {
+        A4
+    };
+    let mut p = Pager {
+        form,
+        size,
+        pages: Vec::new(),
+        y: 0.0,
+    };
     p.new_page();
     let content_w = size.w - 2.0 * MARGIN_X;
 
@@ -348,7 +416,12 @@ pub fn layout(form: &FormDef, campaign: &Campaign, branch: Option<&Branch>) -> R
 
     for (bi, block) in form.blocks.iter().enumerate() {
         match block {
-            Block::Text { text, size: fs, align, space_before } => {
+            Block::Text {
+                text,
+                size: fs,
+                align,
+                space_before,
+            } => {
                 let lines = wrap(&fill(text, &vars), content_w, *fs);
                 p.ensure(line_pitch(*fs) + space_before, bi)?;
                 p.y += space_before;
@@ -363,7 +436,10 @@ pub fn layout(form: &FormDef, campaign: &Campaign, branch: Option<&Branch>) -> R
                     p.text(x, p.y - line_pitch(*fs) * 0.3, *fs, l);
                 }
             }
-            Block::Fields { fields, space_before } => {
+            Block::Fields {
+                fields,
+                space_before,
+            } => {
                 // One line of fields, 9 mm tall: room to write by hand on the blanks.
                 let h = 9.0;
                 p.ensure(h + space_before, bi)?;
@@ -388,7 +464,12 @@ pub fn layout(form: &FormDef, campaign: &Campaign, branch: Option<&Branch>) -> R
                             p.hline(x, x + f.width, base + 1.0, RULE_STROKE);
                             if let Some(id) = &f.id {
                                 let rect = RectMm::new(x, p.y, f.width, h);
-                                p.page().writing.push(WritingArea { id: id.clone(), label: f.label.clone(), rect, flag: None });
+                                p.page().writing.push(WritingArea {
+                                    id: id.clone(),
+                                    label: f.label.clone(),
+                                    rect,
+                                    flag: None,
+                                });
                             }
                             x += f.width + 4.0;
                         }
@@ -402,11 +483,24 @@ pub fn layout(form: &FormDef, campaign: &Campaign, branch: Option<&Branch>) -> R
                 p.ensure(t.height + 2.0, bi)?;
                 p.y += 2.0;
                 let outer = RectMm::new(MARGIN_X, p.y, content_w, t.height);
-                p.page().ink.push(Ink::Frame { rect: outer, width: FRAME_STROKE });
+                p.page().ink.push(Ink::Frame {
+                    rect: outer,
+                    width: FRAME_STROKE,
+                });
                 p.text(MARGIN_X + 2.0, p.y + 5.5, 10.5, t.label.clone());
                 // The writing area starts under the printed label and keeps off the frame.
-                let rect = RectMm::new(outer.x + 1.5, outer.y + label_h, outer.w - 3.0, outer.h - label_h - 1.5);
-                p.page().writing.push(WritingArea { id: t.id.clone(), label: t.label.clone(), rect, flag: t.flag.clone() });
+                let rect = RectMm::new(
+                    outer.x + 1.5,
+                    outer.y + label_h,
+                    outer.w - 3.0,
+                    outer.h - label_h - 1.5,
+                );
+                p.page().writing.push(WritingArea {
+                    id: t.id.clone(),
+                    label: t.label.clone(),
+                    rect,
+                    flag: t.flag.clone(),
+                });
                 p.y += t.height + 2.0;
             }
             Block::Grid(g) => match g.items_go {
@@ -420,7 +514,12 @@ pub fn layout(form: &FormDef, campaign: &Campaign, branch: Option<&Branch>) -> R
     for page in &mut p.pages {
         let text = format!("第 {} 页 / 共 {} 页", page.number, total);
         let x = size.w / 2.0 - text_width(&text, 9.0) / 2.0;
-        page.ink.push(Ink::Text { x, y: size.h - 18.0, size: 9.0, text });
+        page.ink.push(Ink::Text {
+            x,
+            y: size.h - 18.0,
+            size: 9.0,
+            text,
+        });
     }
     let hash = hash_pages(form, &p.pages, size);
     Ok(Layout {
@@ -439,7 +538,12 @@ pub fn layout(form: &FormDef, campaign: &Campaign, branch: Option<&Branch>) -> R
                 kind: i.kind,
                 options: form
                     .scale(&i.scale)
-                    .map(|s| s.options.iter().map(|o| (o.id.clone(), o.label.replace(' ', ""))).collect())
+                    .map(|s| {
+                        s.options
+                            .iter()
+                            .map(|o| (o.id.clone(), o.label.replace(' ', "")))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             })
             .collect(),
@@ -452,9 +556,14 @@ fn hash_pages(form: &FormDef, pages: &[PageLayout], size: SizeMm) -> String {
     h.update(form.id.as_bytes());
     h.update(form.version.to_le_bytes());
     // Serialising our own plain structs cannot fail; fall back to Debug just in case.
-    let geometry = serde_json::to_vec(&(size, pages)).unwrap_or_else(|_| format!("{pages:?}").into_bytes());
+    let geometry =
+        serde_json::to_vec(&(size, pages)).unwrap_or_else(|_| format!("{pages:?}").into_bytes());
     h.update(&geometry);
-    h.finalize().iter().take(4).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn question_id(subject: Option<&str>, item: &str) -> String {
@@ -467,9 +576,17 @@ fn question_id(subject: Option<&str>, item: &str) -> String {
 /// Push a tick box centred in `cell`.
 fn tick(p: &mut Pager, cell: RectMm, subject: Option<&str>, item: &str, option: &str) {
     let c = cell.center();
-    let tick = RectMm::new(c.x - TICK_SIZE / 2.0, c.y - TICK_SIZE / 2.0, TICK_SIZE, TICK_SIZE);
+    let tick = RectMm::new(
+        c.x - TICK_SIZE / 2.0,
+        c.y - TICK_SIZE / 2.0,
+        TICK_SIZE,
+        TICK_SIZE,
+    );
     let page = p.page();
-    page.ink.push(Ink::Frame { rect: tick, width: TICK_STROKE });
+    page.ink.push(Ink::Frame {
+        rect: tick,
+        width: TICK_STROKE,
+    });
     page.cells.push(AnswerCell {
         question: question_id(subject, item),
         subject: subject.map(str::to_string),
@@ -497,7 +614,12 @@ fn name_cell(p: &mut Pager, cell: RectMm, key: &str, subject: Option<&Subject>) 
         p.text(x, name_y + glyph_h * 0.35, name_size, s.name.clone());
     }
     // OCR box: the name line with a margin of half a glyph, inside the cell rules.
-    let rect = RectMm::new(cell.x + 1.0, name_y - glyph_h * 0.85, cell.w - 2.0, glyph_h * 1.7);
+    let rect = RectMm::new(
+        cell.x + 1.0,
+        name_y - glyph_h * 0.85,
+        cell.w - 2.0,
+        glyph_h * 1.7,
+    );
     p.page().names.push(NameCell {
         subject: key.to_string(),
         printed: subject.map(|s| s.name.clone()),
@@ -506,9 +628,22 @@ fn name_cell(p: &mut Pager, cell: RectMm, key: &str, subject: Option<&Subject>) 
 }
 
 /// Items down, options across; a band of item rows per subject (附1, 附3).
-fn grid_down(p: &mut Pager, form: &FormDef, g: &Grid, subjects: &[Subject], content_w: f64, bi: usize) -> Result<(), LayoutError> {
+fn grid_down(
+    p: &mut Pager,
+    form: &FormDef,
+    g: &Grid,
+    subjects: &[Subject],
+    content_w: f64,
+    bi: usize,
+) -> Result<(), LayoutError> {
     let named = matches!(form.subject, SubjectKind::Candidates | SubjectKind::Posts);
-    let n_opts = g.items.iter().filter_map(|i| form.scale(&i.scale)).map(|s| s.options.len()).max().unwrap_or(1);
+    let n_opts = g
+        .items
+        .iter()
+        .filter_map(|i| form.scale(&i.scale))
+        .map(|s| s.options.len())
+        .max()
+        .unwrap_or(1);
     let name_w = if named { 34.0 } else { 0.0 };
     // Option columns 22 mm wide when they fit; narrower for long scales.
     let opt_w = (22.0f64).min((content_w - name_w - 50.0) / n_opts as f64);
@@ -520,26 +655,50 @@ fn grid_down(p: &mut Pager, form: &FormDef, g: &Grid, subjects: &[Subject], cont
     let rh = g.row_height;
     let scale_of = |item: &crate::form::Item| form.scale(&item.scale);
     // The header takes its option labels from the first item's scale.
-    let header_opts: Vec<String> = g.items.first().and_then(scale_of).map(|s| s.options.iter().map(|o| o.label.clone()).collect()).unwrap_or_default();
+    let header_opts: Vec<String> = g
+        .items
+        .first()
+        .and_then(scale_of)
+        .map(|s| s.options.iter().map(|o| o.label.clone()).collect())
+        .unwrap_or_default();
 
-    let bands: Vec<Option<&Subject>> = if named { subjects.iter().map(Some).collect() } else { g.items.iter().map(|_| None).collect() };
+    let bands: Vec<Option<&Subject>> = if named {
+        subjects.iter().map(Some).collect()
+    } else {
+        g.items.iter().map(|_| None).collect()
+    };
     let rows_per_band = if named { g.items.len() } else { 1 };
 
     let mut table_top = f64::NAN;
     let header = |p: &mut Pager, top: f64| {
         let y = top;
         if named {
-            p.text_in(RectMm::new(x0, y, name_w, header_h), 10.5, g.name_header.as_deref().unwrap_or(""));
+            p.text_in(
+                RectMm::new(x0, y, name_w, header_h),
+                10.5,
+                g.name_header.as_deref().unwrap_or(""),
+            );
         }
-        p.text_in(RectMm::new(xi, y, item_w, header_h), 10.5, g.item_header.as_deref().unwrap_or(""));
+        p.text_in(
+            RectMm::new(xi, y, item_w, header_h),
+            10.5,
+            g.item_header.as_deref().unwrap_or(""),
+        );
         for (k, l) in header_opts.iter().enumerate() {
-            p.text_in(RectMm::new(xo + opt_w * k as f64, y, opt_w, header_h), 10.5, l);
+            p.text_in(
+                RectMm::new(xo + opt_w * k as f64, y, opt_w, header_h),
+                10.5,
+                l,
+            );
         }
         p.hline(x0, x0 + content_w, y + header_h, RULE_STROKE);
     };
     let close = |p: &mut Pager, top: f64| {
         let bottom = p.y;
-        p.page().ink.push(Ink::Frame { rect: RectMm::new(x0, top, content_w, bottom - top), width: FRAME_STROKE });
+        p.page().ink.push(Ink::Frame {
+            rect: RectMm::new(x0, top, content_w, bottom - top),
+            width: FRAME_STROKE,
+        });
         let mut xs = vec![xo];
         if named {
             xs.push(xi);
@@ -565,7 +724,11 @@ fn grid_down(p: &mut Pager, form: &FormDef, g: &Grid, subjects: &[Subject], cont
             p.y += header_h;
         }
         let band_top = p.y;
-        let items: Vec<&crate::form::Item> = if named { g.items.iter().collect() } else { vec![&g.items[bn]] };
+        let items: Vec<&crate::form::Item> = if named {
+            g.items.iter().collect()
+        } else {
+            vec![&g.items[bn]]
+        };
         for (r, item) in items.iter().enumerate() {
             let y = band_top + rh * r as f64;
             p.text_in(RectMm::new(xi, y, item_w, rh), 10.5, &item.label);
@@ -593,7 +756,14 @@ fn grid_down(p: &mut Pager, form: &FormDef, g: &Grid, subjects: &[Subject], cont
 }
 
 /// One row per subject; each item a group of option columns (附2).
-fn grid_across(p: &mut Pager, form: &FormDef, g: &Grid, subjects: &[Subject], content_w: f64, bi: usize) -> Result<(), LayoutError> {
+fn grid_across(
+    p: &mut Pager,
+    form: &FormDef,
+    g: &Grid,
+    subjects: &[Subject],
+    content_w: f64,
+    bi: usize,
+) -> Result<(), LayoutError> {
     let name_w = 30.0;
     // A check column holds one box under a wrapped label like 是否推荐为优秀党员.
     let check_w = 20.0;
@@ -602,11 +772,23 @@ fn grid_across(p: &mut Pager, form: &FormDef, g: &Grid, subjects: &[Subject], co
         .items
         .iter()
         .map(|i| {
-            let opts = form.scale(&i.scale).map(|s| s.options.iter().map(|o| (o.id.clone(), o.label.clone())).collect()).unwrap_or_default();
+            let opts = form
+                .scale(&i.scale)
+                .map(|s| {
+                    s.options
+                        .iter()
+                        .map(|o| (o.id.clone(), o.label.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
             (i, opts)
         })
         .collect();
-    let n_opt_cols: usize = groups.iter().filter(|(i, _)| i.kind != ItemKind::Check).map(|(_, o)| o.len()).sum();
+    let n_opt_cols: usize = groups
+        .iter()
+        .filter(|(i, _)| i.kind != ItemKind::Check)
+        .map(|(_, o)| o.len())
+        .sum();
     let opt_w = (content_w - name_w - check_w * n_checks as f64) / n_opt_cols.max(1) as f64;
     let x0 = MARGIN_X;
     let (h1, h2) = (12.0, 10.0);
@@ -616,13 +798,21 @@ fn grid_across(p: &mut Pager, form: &FormDef, g: &Grid, subjects: &[Subject], co
     let mut cols: Vec<(f64, f64)> = Vec::new(); // (x, width) of each item group
     let mut x = x0 + name_w;
     for (i, opts) in &groups {
-        let w = if i.kind == ItemKind::Check { check_w } else { opt_w * opts.len() as f64 };
+        let w = if i.kind == ItemKind::Check {
+            check_w
+        } else {
+            opt_w * opts.len() as f64
+        };
         cols.push((x, w));
         x += w;
     }
 
     let header = |p: &mut Pager, top: f64| {
-        p.text_in(RectMm::new(x0, top, name_w, h1 + h2), 10.5, g.name_header.as_deref().unwrap_or(""));
+        p.text_in(
+            RectMm::new(x0, top, name_w, h1 + h2),
+            10.5,
+            g.name_header.as_deref().unwrap_or(""),
+        );
         for ((item, opts), (cx, cw)) in groups.iter().zip(&cols) {
             if item.kind == ItemKind::Check {
                 p.text_in(RectMm::new(*cx, top, *cw, h1 + h2), 9.0, &item.label);
@@ -630,7 +820,11 @@ fn grid_across(p: &mut Pager, form: &FormDef, g: &Grid, subjects: &[Subject], co
                 p.text_in(RectMm::new(*cx, top, *cw, h1), 9.0, &item.label);
                 p.hline(*cx, cx + cw, top + h1, RULE_STROKE);
                 for (k, (_, label)) in opts.iter().enumerate() {
-                    p.text_in(RectMm::new(cx + opt_w * k as f64, top + h1, opt_w, h2), 8.0, label);
+                    p.text_in(
+                        RectMm::new(cx + opt_w * k as f64, top + h1, opt_w, h2),
+                        8.0,
+                        label,
+                    );
                 }
             }
         }
@@ -638,7 +832,10 @@ fn grid_across(p: &mut Pager, form: &FormDef, g: &Grid, subjects: &[Subject], co
     };
     let close = |p: &mut Pager, top: f64| {
         let bottom = p.y;
-        p.page().ink.push(Ink::Frame { rect: RectMm::new(x0, top, content_w, bottom - top), width: FRAME_STROKE });
+        p.page().ink.push(Ink::Frame {
+            rect: RectMm::new(x0, top, content_w, bottom - top),
+            width: FRAME_STROKE,
+        });
         p.vline(x0 + name_w, top, bottom, RULE_STROKE);
         for ((item, opts), (cx, _)) in groups.iter().zip(&cols) {
             p.vline(*cx, top, bottom, FRAME_STROKE.min(RULE_STROKE * 2.0));
@@ -650,7 +847,8 @@ fn grid_across(p: &mut Pager, form: &FormDef, g: &Grid, subjects: &[Subject], co
         }
     };
 
-    let mut rows: Vec<(String, Option<&Subject>)> = subjects.iter().map(|s| (s.id.clone(), Some(s))).collect();
+    let mut rows: Vec<(String, Option<&Subject>)> =
+        subjects.iter().map(|s| (s.id.clone(), Some(s))).collect();
     rows.extend((1..=g.extra_blank_rows).map(|k| (format!("_w{k}"), None)));
 
     p.ensure(h1 + h2 + rh + 2.0, bi)?;
@@ -670,7 +868,11 @@ fn grid_across(p: &mut Pager, form: &FormDef, g: &Grid, subjects: &[Subject], co
         name_cell(p, RectMm::new(x0, y, name_w, rh), key, *subject);
         for ((item, opts), (cx, _)) in groups.iter().zip(&cols) {
             for (k, (oid, _)) in opts.iter().enumerate() {
-                let w = if item.kind == ItemKind::Check { check_w } else { opt_w };
+                let w = if item.kind == ItemKind::Check {
+                    check_w
+                } else {
+                    opt_w
+                };
                 let cell = RectMm::new(cx + w * k as f64, y, w, rh);
                 tick(p, cell, Some(key), &item.id, oid);
             }
@@ -757,10 +959,33 @@ impl Layout {
                     cells: p
                         .cells
                         .iter()
-                        .map(|c| CellJson { question: c.question.clone(), subject: c.subject.clone(), item: c.item.clone(), option: c.option.clone(), tick: c.tick.to_pt() })
+                        .map(|c| CellJson {
+                            question: c.question.clone(),
+                            subject: c.subject.clone(),
+                            item: c.item.clone(),
+                            option: c.option.clone(),
+                            tick: c.tick.to_pt(),
+                        })
                         .collect(),
-                    names: p.names.iter().map(|n| NameJson { subject: n.subject.clone(), printed: n.printed.clone(), rect: n.rect.to_pt() }).collect(),
-                    text_boxes: p.writing.iter().map(|w| BoxJson { id: w.id.clone(), label: w.label.clone(), flag: w.flag.clone(), rect: w.rect.to_pt() }).collect(),
+                    names: p
+                        .names
+                        .iter()
+                        .map(|n| NameJson {
+                            subject: n.subject.clone(),
+                            printed: n.printed.clone(),
+                            rect: n.rect.to_pt(),
+                        })
+                        .collect(),
+                    text_boxes: p
+                        .writing
+                        .iter()
+                        .map(|w| BoxJson {
+                            id: w.id.clone(),
+                            label: w.label.clone(),
+                            flag: w.flag.clone(),
+                            rect: w.rect.to_pt(),
+                        })
+                        .collect(),
                 })
                 .collect(),
         }
@@ -770,7 +995,9 @@ impl Layout {
     pub fn questions(&self) -> BTreeMap<String, Vec<String>> {
         let mut q: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (_, c) in self.cells() {
-            q.entry(c.question.clone()).or_default().push(c.option.clone());
+            q.entry(c.question.clone())
+                .or_default()
+                .push(c.option.clone());
         }
         q
     }
@@ -791,7 +1018,11 @@ mod tests {
     }
 
     fn seed(id: &str) -> FormDef {
-        form::load_dir(&root().join("forms")).unwrap().into_iter().find(|f| f.id == id).unwrap()
+        form::load_dir(&root().join("forms"))
+            .unwrap()
+            .into_iter()
+            .find(|f| f.id == id)
+            .unwrap()
     }
 
     #[test]
@@ -808,7 +1039,10 @@ mod tests {
     fn member_form_has_a_row_per_candidate_plus_write_in_and_needs_a_branch() {
         let c = campaign();
         let f = seed("member");
-        assert!(matches!(layout(&f, &c, None), Err(LayoutError::BranchRequired { .. })));
+        assert!(matches!(
+            layout(&f, &c, None),
+            Err(LayoutError::BranchRequired { .. })
+        ));
         let b = c.branch("jiguan1").unwrap();
         let l = layout(&f, &c, Some(b)).unwrap();
         let rows = b.candidates.len() + 1;
@@ -831,7 +1065,13 @@ mod tests {
         assert!(l.pages.len() >= 2);
         assert_eq!(l.cells().count(), c.posts.len() * 16);
         for p in &l.pages {
-            assert!(p.ink.iter().any(|i| matches!(i, Ink::Text { text, .. } if text == "窗口岗位姓名")), "header on page {}", p.number);
+            assert!(
+                p.ink
+                    .iter()
+                    .any(|i| matches!(i, Ink::Text { text, .. } if text == "窗口岗位姓名")),
+                "header on page {}",
+                p.number
+            );
         }
     }
 
@@ -842,10 +1082,18 @@ mod tests {
             let l = layout(&f, &c, c.branch("jiguan1")).unwrap();
             for p in &l.pages {
                 for (i, a) in p.cells.iter().enumerate() {
-                    assert!(a.tick.bottom() < l.size.h - FOOTER, "{} {}", f.id, a.question);
+                    assert!(
+                        a.tick.bottom() < l.size.h - FOOTER,
+                        "{} {}",
+                        f.id,
+                        a.question
+                    );
                     assert!(a.tick.x >= MARGIN_X && a.tick.right() <= l.size.w - MARGIN_X);
                     for b in &p.cells[i + 1..] {
-                        let apart = a.tick.right() <= b.tick.x || b.tick.right() <= a.tick.x || a.tick.bottom() <= b.tick.y || b.tick.bottom() <= a.tick.y;
+                        let apart = a.tick.right() <= b.tick.x
+                            || b.tick.right() <= a.tick.x
+                            || a.tick.bottom() <= b.tick.y
+                            || b.tick.bottom() <= a.tick.y;
                         assert!(apart, "{} overlaps {}", a.question, b.question);
                     }
                 }

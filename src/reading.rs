@@ -188,7 +188,12 @@ impl PageReading {
         let reason = reason.into();
         Self {
             status: PageStatus::Rejected,
-            flags: vec![Flag { kind: FlagKind::Rejected, target: None, detail: reason.clone(), urgency: 0.0 }],
+            flags: vec![Flag {
+                kind: FlagKind::Rejected,
+                target: None,
+                detail: reason.clone(),
+                urgency: 0.0,
+            }],
             reason: Some(reason),
             ..Self::empty(PageStatus::Rejected)
         }

@@ -65,14 +65,24 @@ impl RectMm {
 
     /// The rectangle shrunk by `d` on every side (grown when negative).
     pub fn inset(&self, d: f64) -> Self {
-        Self::new(self.x + d, self.y + d, (self.w - 2.0 * d).max(0.0), (self.h - 2.0 * d).max(0.0))
+        Self::new(
+            self.x + d,
+            self.y + d,
+            (self.w - 2.0 * d).max(0.0),
+            (self.h - 2.0 * d).max(0.0),
+        )
     }
 
     /// The same rectangle in PDF points, still measured from the top-left (as `layout --json`
     /// promises), rounded to 0.01 pt so exported numbers are stable.
     pub fn to_pt(&self) -> RectPt {
         let r = |v: f64| (mm_to_pt(v) * 100.0).round() / 100.0;
-        RectPt { x: r(self.x), y: r(self.y), w: r(self.w), h: r(self.h) }
+        RectPt {
+            x: r(self.x),
+            y: r(self.y),
+            w: r(self.w),
+            h: r(self.h),
+        }
     }
 }
 

@@ -51,16 +51,86 @@ struct Stack {
 /// ≈ 100 sheets over four branches: every group leader's 附1, each branch's 附2 ballots,
 /// 附3 from the units the windows serve. Seeds are fixed: the demo is the same every time.
 const STACKS: &[Stack] = &[
-    Stack { form: "branch", branch: Some("jiguan1"), sheets: 4, profile: Profile::Office, format: OutputFormat::Png, seed: 11 },
-    Stack { form: "branch", branch: Some("jiguan2"), sheets: 4, profile: Profile::Office, format: OutputFormat::Png, seed: 12 },
-    Stack { form: "branch", branch: Some("zhongxin1"), sheets: 4, profile: Profile::Office, format: OutputFormat::Png, seed: 13 },
-    Stack { form: "branch", branch: Some("zhongxin2"), sheets: 4, profile: Profile::Office, format: OutputFormat::Png, seed: 14 },
-    Stack { form: "member", branch: Some("jiguan1"), sheets: 18, profile: Profile::Office, format: OutputFormat::PdfJpeg, seed: 21 },
-    Stack { form: "member", branch: Some("jiguan1"), sheets: 4, profile: Profile::Hard, format: OutputFormat::PdfJpeg, seed: 22 },
-    Stack { form: "member", branch: Some("jiguan2"), sheets: 12, profile: Profile::Office, format: OutputFormat::PdfJpeg, seed: 23 },
-    Stack { form: "member", branch: Some("zhongxin1"), sheets: 14, profile: Profile::Office, format: OutputFormat::PdfJpeg, seed: 24 },
-    Stack { form: "member", branch: Some("zhongxin2"), sheets: 10, profile: Profile::Office, format: OutputFormat::PdfJpeg, seed: 25 },
-    Stack { form: "window", branch: None, sheets: 24, profile: Profile::Office, format: OutputFormat::PdfJpeg, seed: 31 },
+    Stack {
+        form: "branch",
+        branch: Some("jiguan1"),
+        sheets: 4,
+        profile: Profile::Office,
+        format: OutputFormat::Png,
+        seed: 11,
+    },
+    Stack {
+        form: "branch",
+        branch: Some("jiguan2"),
+        sheets: 4,
+        profile: Profile::Office,
+        format: OutputFormat::Png,
+        seed: 12,
+    },
+    Stack {
+        form: "branch",
+        branch: Some("zhongxin1"),
+        sheets: 4,
+        profile: Profile::Office,
+        format: OutputFormat::Png,
+        seed: 13,
+    },
+    Stack {
+        form: "branch",
+        branch: Some("zhongxin2"),
+        sheets: 4,
+        profile: Profile::Office,
+        format: OutputFormat::Png,
+        seed: 14,
+    },
+    Stack {
+        form: "member",
+        branch: Some("jiguan1"),
+        sheets: 18,
+        profile: Profile::Office,
+        format: OutputFormat::PdfJpeg,
+        seed: 21,
+    },
+    Stack {
+        form: "member",
+        branch: Some("jiguan1"),
+        sheets: 4,
+        profile: Profile::Hard,
+        format: OutputFormat::PdfJpeg,
+        seed: 22,
+    },
+    Stack {
+        form: "member",
+        branch: Some("jiguan2"),
+        sheets: 12,
+        profile: Profile::Office,
+        format: OutputFormat::PdfJpeg,
+        seed: 23,
+    },
+    Stack {
+        form: "member",
+        branch: Some("zhongxin1"),
+        sheets: 14,
+        profile: Profile::Office,
+        format: OutputFormat::PdfJpeg,
+        seed: 24,
+    },
+    Stack {
+        form: "member",
+        branch: Some("zhongxin2"),
+        sheets: 10,
+        profile: Profile::Office,
+        format: OutputFormat::PdfJpeg,
+        seed: 25,
+    },
+    Stack {
+        form: "window",
+        branch: None,
+        sheets: 24,
+        profile: Profile::Office,
+        format: OutputFormat::PdfJpeg,
+        seed: 31,
+    },
 ];
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -73,13 +143,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let forms = seed_forms()?;
     let font = Font::discover(None)?;
 
-    step(1, "print the three seed forms (附1 per branch, 附2 per branch, 附3)");
+    step(
+        1,
+        "print the three seed forms (附1 per branch, 附2 per branch, 附3)",
+    );
     let print_dir = out.join("print");
     std::fs::create_dir_all(&print_dir)?;
     for form in &forms {
         let branches: Vec<Option<&str>> = match form.id.as_str() {
             "window" => vec![None],
-            _ => folder.campaign.branches.iter().map(|b| Some(b.id.as_str())).collect(),
+            _ => folder
+                .campaign
+                .branches
+                .iter()
+                .map(|b| Some(b.id.as_str()))
+                .collect(),
         };
         for b in branches {
             let pdf = print_dir.join(format!("{}-{}.pdf", form.id, b.unwrap_or("all")));
@@ -94,7 +172,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let scans = out.join("scans");
     let mut truths = Vec::new();
     for s in STACKS {
-        let dir = scans.join(format!("{}-{}-{}", s.form, s.branch.unwrap_or("all"), s.seed));
+        let dir = scans.join(format!(
+            "{}-{}-{}",
+            s.form,
+            s.branch.unwrap_or("all"),
+            s.seed
+        ));
         let mut o = SimulateOptions::new(s.form, &campaign_dir, s.sheets, &dir);
         o.branch = s.branch.map(str::to_string);
         o.profile = s.profile;
@@ -117,7 +200,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cases = check_cases(&truths);
     let pages: usize = truths.iter().map(|(_, t)| t.pages.len()).sum::<usize>() + specials.len();
     let sheets: usize = truths.iter().map(|(_, t)| t.sheets.len()).sum();
-    println!("  {sheets} sheets, {pages} page images in {}", scans.display());
+    println!(
+        "  {sheets} sheets, {pages} page images in {}",
+        scans.display()
+    );
     for (case, what) in cases.iter().chain(specials.iter()) {
         println!("  · {case}: {what}");
     }
@@ -147,7 +233,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("  {n:>4} × {k}");
     }
     println!("  review them in the browser (keyboard: 1–4 grades, 0 blank, Enter accept, u undo):");
-    println!("    target/release/pingyi review --batch {}", batch.display());
+    println!(
+        "    target/release/pingyi review --batch {}",
+        batch.display()
+    );
 
     step(5, "provisional tally (未复核: flags are still open)");
     let sheets = store.sheets()?;
@@ -162,12 +251,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::fs::write(&xlsx, report::render(&t, Format::Xlsx)?)?;
 
     println!();
-    println!("Done in {:.0} s. Reports: {} and {}", started.elapsed().as_secs_f64(), html.display(), xlsx.display());
+    println!(
+        "Done in {:.0} s. Reports: {} and {}",
+        started.elapsed().as_secs_f64(),
+        html.display(),
+        xlsx.display()
+    );
     println!("Next:");
-    println!("  1. review:  target/release/pingyi review --batch {}", batch.display());
-    println!("  2. count:   target/release/pingyi tally --batch {} --format html -o {}", batch.display(), html.display());
-    println!("  3. audit:   target/release/pingyi explain --batch {} 王伟", batch.display());
-    println!("  Your own campaign: copy {} and edit it, then `pingyi print` (see README).", campaign_dir.display());
+    println!(
+        "  1. review:  target/release/pingyi review --batch {}",
+        batch.display()
+    );
+    println!(
+        "  2. count:   target/release/pingyi tally --batch {} --format html -o {}",
+        batch.display(),
+        html.display()
+    );
+    println!(
+        "  3. audit:   target/release/pingyi explain --batch {} 王伟",
+        batch.display()
+    );
+    println!(
+        "  Your own campaign: copy {} and edit it, then `pingyi print` (see README).",
+        campaign_dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -188,7 +295,10 @@ fn fresh_dir(dir: &Path) -> anyhow::Result<PathBuf> {
         std::fs::remove_dir_all(dir)?;
     }
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join(MARKER), "made by `pingyi demo`; removed and redone on every run\n")?;
+    std::fs::write(
+        dir.join(MARKER),
+        "made by `pingyi demo`; removed and redone on every run\n",
+    )?;
     Ok(dir.to_path_buf())
 }
 
@@ -201,23 +311,44 @@ fn check_cases(truths: &[(PathBuf, Truth)]) -> Vec<(&'static str, String)> {
     let mut blanks = 0;
     for (_, t) in truths {
         blanks += t.pages.iter().filter(|p| p.blank_back).count();
-        upside += t.pages.iter().filter(|p| !p.blank_back && p.rotation == 180).count();
+        upside += t
+            .pages
+            .iter()
+            .filter(|p| !p.blank_back && p.rotation == 180)
+            .count();
         for s in &t.sheets {
             let recommends = s
                 .questions
                 .iter()
-                .filter(|q| q.question.ends_with(".recommend") && matches!(q.intended, Intended::Answer { .. }))
+                .filter(|q| {
+                    q.question.ends_with(".recommend")
+                        && matches!(q.intended, Intended::Answer { .. })
+                })
                 .count();
             if recommends > 5 {
                 over += 1;
             }
-            integrity += s.writing.iter().filter(|w| w.id == "integrity_report" && w.written).count();
-            unclear += s.questions.iter().filter(|q| matches!(q.intended, Intended::Ambiguous { .. })).count();
+            integrity += s
+                .writing
+                .iter()
+                .filter(|w| w.id == "integrity_report" && w.written)
+                .count();
+            unclear += s
+                .questions
+                .iter()
+                .filter(|q| matches!(q.intended, Intended::Ambiguous { .. }))
+                .count();
         }
     }
     vec![
-        ("unclear ticks (corrections, faint or stray ticks)", unclear.to_string()),
-        ("附2 sheets recommending more than 5 (推荐无效)", over.to_string()),
+        (
+            "unclear ticks (corrections, faint or stray ticks)",
+            unclear.to_string(),
+        ),
+        (
+            "附2 sheets recommending more than 5 (推荐无效)",
+            over.to_string(),
+        ),
         ("附3 integrity remarks (党风廉政)", integrity.to_string()),
         ("upside-down pages", upside.to_string()),
         ("blank backs", blanks.to_string()),
@@ -226,13 +357,20 @@ fn check_cases(truths: &[(PathBuf, Truth)]) -> Vec<(&'static str, String)> {
 
 /// Pages no simulation makes: a second scan of a sheet already in the stack, a page turned
 /// upside down by hand, and a foreign page (someone else's form with someone else's QR code).
-fn make_special_pages(scans: &Path, truths: &[(PathBuf, Truth)]) -> anyhow::Result<Vec<(&'static str, String)>> {
+fn make_special_pages(
+    scans: &Path,
+    truths: &[(PathBuf, Truth)],
+) -> anyhow::Result<Vec<(&'static str, String)>> {
     let misc = scans.join("misc");
     std::fs::create_dir_all(&misc)?;
     let mut out = Vec::new();
     // 附1 stacks are one PNG per page: take the first two pages of the first stack.
     let (dir, t) = truths.first().context("no simulated stack")?;
-    let mut pngs = t.pages.iter().filter(|p| !p.blank_back).map(|p| dir.join(&p.file));
+    let mut pngs = t
+        .pages
+        .iter()
+        .filter(|p| !p.blank_back)
+        .map(|p| dir.join(&p.file));
     if let Some(first) = pngs.next() {
         // Rescanned on another day: same sheet, different image (JPEG, not the PNG's bytes).
         let img = image::open(&first)?.to_luma8();
@@ -247,7 +385,10 @@ fn make_special_pages(scans: &Path, truths: &[(PathBuf, Truth)]) -> anyhow::Resu
     }
     let foreign = misc.join("foreign-page.png");
     foreign_page().save(&foreign)?;
-    out.push(("foreign page (another office's QR code)", foreign.display().to_string()));
+    out.push((
+        "foreign page (another office's QR code)",
+        foreign.display().to_string(),
+    ));
     Ok(out)
 }
 

@@ -78,7 +78,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .filter(|b| {
                 // A branch without window posts has no 附3 to print.
-                form.subject != SubjectKind::Posts || folder.campaign.posts.iter().any(|p| p.branch == b.id)
+                form.subject != SubjectKind::Posts
+                    || folder.campaign.posts.iter().any(|p| p.branch == b.id)
             })
             .map(|b| {
                 (

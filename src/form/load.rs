@@ -87,7 +87,12 @@ pub fn parse(src: &str, path: &Path) -> Result<FormDef, FormError> {
             message: e.message().trim().to_string(),
         }
     })?;
-    Validator { src, path, errs: None }.check(&form)?;
+    Validator {
+        src,
+        path,
+        errs: None,
+    }
+    .check(&form)?;
     Ok(form)
 }
 
@@ -185,22 +190,38 @@ impl Validator<'_> {
             self.fail("title".into(), "title", "must not be empty".into());
         }
         if f.scales.is_empty() {
-            self.fail("scales".into(), "scales", "define at least one scale".into());
+            self.fail(
+                "scales".into(),
+                "scales",
+                "define at least one scale".into(),
+            );
         }
         let mut scale_ids = HashSet::new();
         for (si, s) in f.scales.iter().enumerate() {
             self.id(format!("scales[{si}].id"), &s.id);
             if !scale_ids.insert(s.id.as_str()) {
-                self.fail(format!("scales[{si}].id"), &s.id, format!("scale \"{}\" defined twice", s.id));
+                self.fail(
+                    format!("scales[{si}].id"),
+                    &s.id,
+                    format!("scale \"{}\" defined twice", s.id),
+                );
             }
             if s.options.is_empty() {
-                self.fail(format!("scales[{si}].options"), &s.id, "a scale needs at least one option".into());
+                self.fail(
+                    format!("scales[{si}].options"),
+                    &s.id,
+                    "a scale needs at least one option".into(),
+                );
             }
             let mut opt_ids = HashSet::new();
             for (oi, o) in s.options.iter().enumerate() {
                 self.id(format!("scales[{si}].options[{oi}].id"), &o.id);
                 if !opt_ids.insert(o.id.as_str()) {
-                    self.fail(format!("scales[{si}].options[{oi}].id"), &o.id, format!("option \"{}\" appears twice", o.id));
+                    self.fail(
+                        format!("scales[{si}].options[{oi}].id"),
+                        &o.id,
+                        format!("option \"{}\" appears twice", o.id),
+                    );
                 }
             }
         }
@@ -213,11 +234,19 @@ impl Validator<'_> {
                     grids += 1;
                     self.id(format!("blocks[{bi}].id"), &g.id);
                     if g.items.is_empty() {
-                        self.fail(format!("blocks[{bi}].items"), &g.id, "a grid needs at least one item".into());
+                        self.fail(
+                            format!("blocks[{bi}].items"),
+                            &g.id,
+                            "a grid needs at least one item".into(),
+                        );
                     }
                     if !(5.0..=30.0).contains(&g.row_height) {
                         // Below 5 mm a tick box no longer fits; above 30 mm is not a table row.
-                        self.fail(format!("blocks[{bi}].row_height"), "row_height", "must be between 5 and 30 mm".into());
+                        self.fail(
+                            format!("blocks[{bi}].row_height"),
+                            "row_height",
+                            "must be between 5 and 30 mm".into(),
+                        );
                     }
                     if g.items_go == ItemsGo::Across && f.subject == SubjectKind::Branch {
                         self.fail(format!("blocks[{bi}].items_go"), "items_go", "\"across\" needs one row per subject: use subject = \"candidates\" or \"posts\"".into());
@@ -226,12 +255,25 @@ impl Validator<'_> {
                         let field = format!("blocks[{bi}].items[{ii}]");
                         self.id(format!("{field}.id"), &it.id);
                         if !item_ids.insert(it.id.clone()) {
-                            self.fail(format!("{field}.id"), &it.id, format!("item \"{}\" appears twice", it.id));
+                            self.fail(
+                                format!("{field}.id"),
+                                &it.id,
+                                format!("item \"{}\" appears twice", it.id),
+                            );
                         }
                         match f.scale(&it.scale) {
                             None => {
-                                let known: Vec<_> = f.scales.iter().map(|s| s.id.as_str()).collect();
-                                self.fail(format!("{field}.scale"), &it.scale, format!("unknown scale \"{}\" (scales: {})", it.scale, known.join(", ")));
+                                let known: Vec<_> =
+                                    f.scales.iter().map(|s| s.id.as_str()).collect();
+                                self.fail(
+                                    format!("{field}.scale"),
+                                    &it.scale,
+                                    format!(
+                                        "unknown scale \"{}\" (scales: {})",
+                                        it.scale,
+                                        known.join(", ")
+                                    ),
+                                );
                             }
                             Some(s) if it.kind == ItemKind::Check && s.options.len() != 1 => {
                                 self.fail(format!("{field}.kind"), &it.id, format!("a check item needs a scale with exactly one option; \"{}\" has {}", s.id, s.options.len()));
@@ -243,11 +285,19 @@ impl Validator<'_> {
                 Block::TextBox(t) => {
                     self.id(format!("blocks[{bi}].id"), &t.id);
                     if !box_ids.insert(t.id.clone()) {
-                        self.fail(format!("blocks[{bi}].id"), &t.id, format!("box \"{}\" appears twice", t.id));
+                        self.fail(
+                            format!("blocks[{bi}].id"),
+                            &t.id,
+                            format!("box \"{}\" appears twice", t.id),
+                        );
                     }
                     if !(8.0..=200.0).contains(&t.height) {
                         // Under 8 mm nobody can write a line; over 200 mm leaves no page.
-                        self.fail(format!("blocks[{bi}].height"), &t.id, "must be between 8 and 200 mm".into());
+                        self.fail(
+                            format!("blocks[{bi}].height"),
+                            &t.id,
+                            "must be between 8 and 200 mm".into(),
+                        );
                     }
                     if let Some(flag) = &t.flag {
                         self.id(format!("blocks[{bi}].flag"), flag);
@@ -258,7 +308,11 @@ impl Validator<'_> {
                         if let Some(id) = &fd.id {
                             self.id(format!("blocks[{bi}].fields[{fi}].id"), id);
                             if !box_ids.insert(id.clone()) {
-                                self.fail(format!("blocks[{bi}].fields[{fi}].id"), id, format!("box \"{id}\" appears twice"));
+                                self.fail(
+                                    format!("blocks[{bi}].fields[{fi}].id"),
+                                    id,
+                                    format!("box \"{id}\" appears twice"),
+                                );
                             }
                         }
                     }
@@ -266,31 +320,66 @@ impl Validator<'_> {
                 Block::Text { size, .. } => {
                     if !(6.0..=28.0).contains(size) {
                         // Below 6 pt is unreadable on paper; above 28 pt is a poster.
-                        self.fail(format!("blocks[{bi}].size"), "size", "font size must be between 6 and 28 pt".into());
+                        self.fail(
+                            format!("blocks[{bi}].size"),
+                            "size",
+                            "font size must be between 6 and 28 pt".into(),
+                        );
                     }
                 }
             }
         }
         if grids == 0 {
-            self.fail("blocks".into(), "blocks", "a form needs at least one grid of tick boxes".into());
+            self.fail(
+                "blocks".into(),
+                "blocks",
+                "a form needs at least one grid of tick boxes".into(),
+            );
         }
         let m = f.marks;
         if !(m.marginal > 0.0 && m.marginal <= m.definite && m.definite < 1.0) {
-            self.fail("marks".into(), "marginal", format!("need 0 < marginal ≤ definite < 1, got marginal {} definite {}", m.marginal, m.definite));
+            self.fail(
+                "marks".into(),
+                "marginal",
+                format!(
+                    "need 0 < marginal ≤ definite < 1, got marginal {} definite {}",
+                    m.marginal, m.definite
+                ),
+            );
         }
         for (i, s) in f.rules.satisfied.iter().enumerate() {
-            if !f.scales.iter().any(|sc| sc.options.iter().any(|o| &o.id == s)) {
-                self.fail(format!("rules.satisfied[{i}]"), s, format!("\"{s}\" is not an option of any scale"));
+            if !f
+                .scales
+                .iter()
+                .any(|sc| sc.options.iter().any(|o| &o.id == s))
+            {
+                self.fail(
+                    format!("rules.satisfied[{i}]"),
+                    s,
+                    format!("\"{s}\" is not an option of any scale"),
+                );
             }
         }
         if let Some(r) = &f.rules.recommend {
             match f.item(&r.item) {
                 Some(it) if it.kind == ItemKind::Check => {}
-                Some(_) => self.fail("rules.recommend.item".into(), &r.item, format!("item \"{}\" must be kind = \"check\"", r.item)),
-                None => self.fail("rules.recommend.item".into(), &r.item, format!("no item \"{}\" in this form", r.item)),
+                Some(_) => self.fail(
+                    "rules.recommend.item".into(),
+                    &r.item,
+                    format!("item \"{}\" must be kind = \"check\"", r.item),
+                ),
+                None => self.fail(
+                    "rules.recommend.item".into(),
+                    &r.item,
+                    format!("no item \"{}\" in this form", r.item),
+                ),
             }
             if r.max_per_sheet == 0 {
-                self.fail("rules.recommend.max_per_sheet".into(), "max_per_sheet", "must be at least 1".into());
+                self.fail(
+                    "rules.recommend.max_per_sheet".into(),
+                    "max_per_sheet",
+                    "must be at least 1".into(),
+                );
             }
         }
         match self.errs {
@@ -321,7 +410,9 @@ items = [{ id = "q1", label = "问题一", scale = "grade" }]
 "#;
 
     fn err(src: &str) -> String {
-        parse(src, Path::new("forms/x.toml")).unwrap_err().to_string()
+        parse(src, Path::new("forms/x.toml"))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -354,7 +445,10 @@ items = [{ id = "q1", label = "问题一", scale = "grade" }]
 
     #[test]
     fn a_wrong_type_inside_a_block_points_at_its_line() {
-        let e = err(&MINIMAL.replace("items_go = \"down\"", "items_go = \"down\"\nrow_height = \"tall\""));
+        let e = err(&MINIMAL.replace(
+            "items_go = \"down\"",
+            "items_go = \"down\"\nrow_height = \"tall\"",
+        ));
         assert!(e.contains("forms/x.toml:14:"), "{e}");
     }
 
@@ -366,7 +460,9 @@ items = [{ id = "q1", label = "问题一", scale = "grade" }]
 
     #[test]
     fn thresholds_must_be_ordered() {
-        let e = err(&format!("{MINIMAL}\n[marks]\nmarginal = 0.2\ndefinite = 0.1\n"));
+        let e = err(&format!(
+            "{MINIMAL}\n[marks]\nmarginal = 0.2\ndefinite = 0.1\n"
+        ));
         assert!(e.contains("marginal ≤ definite"), "{e}");
     }
 }

@@ -13,8 +13,8 @@ mod rules;
 mod seed;
 
 pub use load::{load_dir, load_file, parse, FormError};
-pub use seed::{seed_forms, SEED_FORMS};
 pub use rules::{OverLimit, QuotaRounding, Ratio, RecommendRule, Rules};
+pub use seed::{seed_forms, SEED_FORMS};
 
 use serde::{Deserialize, Serialize};
 
@@ -236,7 +236,10 @@ pub struct MarkThresholds {
 impl Default for MarkThresholds {
     fn default() -> Self {
         // VotingWorks' observed scores: blank ≈ 5 %, ✓ ≈ 20 %; SDAPS flags ✓ at 5–10 % black.
-        Self { marginal: 0.04, definite: 0.10 }
+        Self {
+            marginal: 0.04,
+            definite: 0.10,
+        }
     }
 }
 
@@ -255,7 +258,8 @@ impl FormDef {
 
     /// Every item of every grid, with its grid.
     pub fn items(&self) -> impl Iterator<Item = (&Grid, &Item)> {
-        self.grids().flat_map(|g| g.items.iter().map(move |i| (g, i)))
+        self.grids()
+            .flat_map(|g| g.items.iter().map(move |i| (g, i)))
     }
 
     pub fn item(&self, id: &str) -> Option<&Item> {

@@ -20,7 +20,11 @@ pub fn seed_forms() -> Result<Vec<super::FormDef>, super::FormError> {
 mod tests {
     #[test]
     fn the_embedded_seed_forms_parse() {
-        let ids: Vec<_> = super::seed_forms().unwrap().into_iter().map(|f| f.id).collect();
+        let ids: Vec<_> = super::seed_forms()
+            .unwrap()
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
         assert_eq!(ids, ["branch", "member", "window"]);
     }
 }

@@ -144,9 +144,7 @@ pub fn render(t: &Tally) -> Result<Vec<u8>, XlsxError> {
 
     for f in &t.forms {
         let ws = wb.add_worksheet();
-        ws.set_name(sheet_name(
-            format!("{} {}", f.annex, f.form).trim(),
-        ))?;
+        ws.set_name(sheet_name(format!("{} {}", f.annex, f.form).trim()))?;
         banner(ws, t, &form_heading(f), &bold, &warn)?;
         let grades = grade_options(f);
         let mut cols: Vec<String> = vec!["对象编号".into(), "对象".into(), "项目".into()];
