@@ -119,6 +119,34 @@ pub fn write_pdf(
         .map_err(write_err)
 }
 
+/// A page already compressed for [`PdfPacker::add_encoded`]: lets callers encode pages on
+/// worker threads while one thread writes the file in order.
+#[derive(Debug, Clone)]
+pub struct EncodedPage {
+    dict: String,
+    data: Vec<u8>,
+    w_pt: f64,
+    h_pt: f64,
+}
+
+impl EncodedPage {
+    /// Compress `page` with `filter` for a PDF at `dpi`.
+    ///
+    /// # Errors
+    /// An encoder failure (as `io::ErrorKind::Other`).
+    pub fn new(page: PackPage, filter: PackFilter, dpi: f32) -> io::Result<Self> {
+        let (w, h) = page.dimensions();
+        let (dict, data) = encode_page(page, filter, dpi)?;
+        let scale = 72.0 / f64::from(dpi);
+        Ok(Self {
+            dict,
+            data,
+            w_pt: f64::from(w) * scale,
+            h_pt: f64::from(h) * scale,
+        })
+    }
+}
+
 /// A PDF being written page by page. Call [`PdfPacker::finish`] at the end.
 pub struct PdfPacker<W: Write> {
     out: W,
@@ -197,10 +225,16 @@ impl<W: Write> PdfPacker<W> {
     /// # Errors
     /// I/O errors of the writer, or an encoder failure (as `io::ErrorKind::Other`).
     pub fn add_page(&mut self, page: PackPage) -> io::Result<()> {
-        let (w, h) = page.dimensions();
-        let (dict, data) = encode_page(page, self.filter, self.dpi)?;
-        let scale = 72.0 / f64::from(self.dpi);
-        self.add_image_page(&dict, &data, f64::from(w) * scale, f64::from(h) * scale)
+        let e = EncodedPage::new(page, self.filter, self.dpi)?;
+        self.add_encoded(&e)
+    }
+
+    /// Add a page compressed beforehand (its own filter and dpi apply, not the packer's).
+    ///
+    /// # Errors
+    /// I/O errors of the writer.
+    pub fn add_encoded(&mut self, page: &EncodedPage) -> io::Result<()> {
+        self.add_image_page(&page.dict, &page.data, page.w_pt, page.h_pt)
     }
 
     /// Add a page showing one image XObject with the given dictionary entries (without
