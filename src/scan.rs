@@ -101,7 +101,7 @@ pub struct ScanSummary {
 }
 
 /// Where OCR time went (thread time summed over workers, engine start-up included).
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct OcrCost {
     /// Pages whose name cells were OCR'd.
     pub name_pages: u64,
@@ -605,7 +605,10 @@ fn tally_page(summary: &mut ScanSummary, reading: &PageReading, duplicate: bool)
                 .reason
                 .clone()
                 .unwrap_or_else(|| "no reason given".into());
-            *summary.reject_reasons.entry(reason_group(&reason)).or_default() += 1;
+            *summary
+                .reject_reasons
+                .entry(reason_group(&reason))
+                .or_default() += 1;
         }
     }
     for f in &reading.flags {
@@ -649,7 +652,8 @@ fn read_one(shared: &Shared, work: &Work) -> (PageReading, Vec<Option<String>>) 
                 let c = &shared.ocr_cost;
                 c.name_ns.fetch_add(nanos(t), Ordering::Relaxed);
                 c.name_pages.fetch_add(1, Ordering::Relaxed);
-                c.name_cells.fetch_add(names.len() as u64, Ordering::Relaxed);
+                c.name_cells
+                    .fetch_add(names.len() as u64, Ordering::Relaxed);
                 reading.names = names;
                 reading.flags.extend(flags);
             }

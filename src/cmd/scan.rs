@@ -1,5 +1,6 @@
 //! `pingyi scan INPUT... --campaign C [--batch DIR] [--jobs N] [--rerun] [--no-ocr]`.
 
+use anyhow::Context;
 use pingyi::scan::{scan, ScanOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ pub struct Args {
     /// Skip OCR of name cells and written areas (faster; names are then not checked).
     #[arg(long)]
     no_ocr: bool,
+    /// Also write the run's numbers (pages, seconds, OCR time, peak memory) as JSON here.
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -57,6 +61,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let summary = scan(&opts, &stop)?;
     print!("{}", summary.render());
+    if let Some(path) = &args.summary_json {
+        let json = serde_json::json!({
+            "pages": summary.pages(),
+            "pages_read": summary.pages_read,
+            "pages_blank": summary.pages_blank,
+            "pages_rejected": summary.pages_rejected,
+            "pages_flagged": summary.pages_flagged,
+            "files_failed": summary.files_failed.len(),
+            "elapsed_s": summary.elapsed.as_secs_f64(),
+            "pages_per_s": summary.pages_per_second(),
+            "peak_rss_kib": summary.peak_rss_kib,
+            "ocr": summary.ocr,
+            "interrupted": summary.interrupted,
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(if summary.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
     } else {
