@@ -27,3 +27,4 @@ pub mod read;
 pub mod scan;
 pub mod export;
 pub mod annotate;
+pub mod bench;
