@@ -19,11 +19,11 @@
 
 use crate::align::Transform;
 use crate::form::MarkThresholds;
-use crate::layout::{AnswerCell, Ink, PageLayout, TICK_STROKE};
+use crate::layout::{AnswerCell, Ink, Layout, PageLayout, TICK_STROKE};
 use crate::reading::{
     CellClass, CellReading, Flag, FlagKind, QuestionReading, QuestionState, WritingReading,
 };
-use crate::units::RectMm;
+use crate::units::{PointMm, RectMm};
 use image::GrayImage;
 
 /// Extra margin inside the tick outline left out of the score: re-centring is good to about a
@@ -32,6 +32,18 @@ pub const INNER_MARGIN_MM: f64 = 0.35;
 /// How far a tick box may be re-centred on its printed outline (VotingWorks: ±7 px at 200 dpi ≈ 0.9 mm;
 /// we allow more because office printers and feeders are sloppier than ballot printers).
 pub const RECENTRE_MM: f64 = 1.5;
+/// How much darker than the paper a pixel must be to count as faint ink, as a share of the
+/// page's paper-to-ink contrast: a light ballpoint (gray 140–175 on paper ≈ 240) blurred by
+/// the scanner stays ≥ 40 % of the contrast below the paper, scanner noise (σ ≤ 9 levels) and
+/// JPEG ringing stay within 15 %.
+pub const FAINT_DROP: f64 = 0.25;
+/// Share of faint-ink pixels that makes an otherwise empty box Marginal. Measured (tests/
+/// accuracy.rs, 300 dpi): faint ticks 0.085–0.107; empty boxes and specks in `office` ≤ 0.019.
+/// (`hard` fold lines and streaks reach 0.1 — flagged, never read.)
+pub const FAINT_MIN_SHARE: f64 = 0.04;
+/// Score above which a box is filled in (fills measure ≥ 0.73, ticks ≤ 0.51): a line through
+/// it is part of the fill.
+const FILLED_SCORE: f64 = 0.6;
 /// Inset of a table cell from its rules when looking for stray ticks (rules are ≤ 0.5 mm).
 const CELL_RULE_MARGIN_MM: f64 = 0.8;
 /// Gap around the tick outline left out of the stray-tick area (the outline and its blur).
@@ -189,8 +201,41 @@ fn px_box(t: &Transform, r: RectMm) -> PxBox {
     (f(x0), f(y0), f(x1), f(y1))
 }
 
-/// Measure one tick box: (score, box as found, stray ink share beside it).
-fn measure_cell(img: &GrayImage, t: &Transform, cell: &AnswerCell, level: u8) -> (f64, PxBox, f64) {
+/// The largest axis-aligned pixel box inside a layout rectangle as the scan shows it. On a
+/// skewed page the mapped rectangle is a tilted quadrilateral whose bounding box reaches over
+/// its neighbours' printed rules (1 mm at 1.5° across a 40 mm table cell); the inscribed box
+/// never does.
+fn inscribed_px_box(t: &Transform, r: RectMm) -> PxBox {
+    let tl = t.map(PointMm::new(r.x, r.y));
+    let tr = t.map(PointMm::new(r.right(), r.y));
+    let br = t.map(PointMm::new(r.right(), r.bottom()));
+    let bl = t.map(PointMm::new(r.x, r.bottom()));
+    let f = |v: f64| if v.is_finite() { v.round() as i64 } else { 0 };
+    (
+        f(tl.0.max(bl.0)),
+        f(tl.1.max(tr.1)),
+        f(tr.0.min(br.0)),
+        f(bl.1.min(br.1)),
+    )
+}
+
+/// What one tick box measured.
+struct Measured {
+    /// Share of dark (≤ page level) pixels inside the box: the stored score.
+    score: f64,
+    /// Share of pixels inside the box darker than the paper by a faint pen's margin.
+    faint: f64,
+    /// The box as found (re-centred bounding box).
+    found: PxBox,
+    /// Dark pixels in the table cell outside the box, as a share of the box's inner area.
+    stray: f64,
+    /// A straight line runs through the whole box (streak, fold).
+    line: bool,
+}
+
+/// Measure one tick box.
+fn measure_cell(img: &GrayImage, t: &Transform, cell: &AnswerCell, lv: Levels) -> Measured {
+    let level = lv.dark;
     let s = t.px_per_mm(cell.tick.center());
     let mm = |v: f64| (v * s).round().max(1.0) as i64;
     let b = px_box(t, cell.tick);
@@ -198,7 +243,7 @@ fn measure_cell(img: &GrayImage, t: &Transform, cell: &AnswerCell, level: u8) ->
     let ring = mm(TICK_STROKE);
     let search = grow(b, r + 1);
     // One table over the search window and the table cell (for stray ticks) together.
-    let c = grow(px_box(t, cell.cell), -mm(CELL_RULE_MARGIN_MM));
+    let c = grow(inscribed_px_box(t, cell.cell), -mm(CELL_RULE_MARGIN_MM));
     let sums = DarkSums::new(
         img,
         search.0.min(c.0),
@@ -228,12 +273,24 @@ fn measure_cell(img: &GrayImage, t: &Transform, cell: &AnswerCell, level: u8) ->
         (0, 0)
     };
     let found = (b.0 + dx, b.1 + dy, b.2 + dx, b.3 + dy);
-    let inner = grow(found, -mm(TICK_STROKE + INNER_MARGIN_MM));
+    let ins = inscribed_px_box(t, cell.tick);
+    let inner = grow(
+        (ins.0 + dx, ins.1 + dy, ins.2 + dx, ins.3 + dy),
+        -mm(TICK_STROKE + INNER_MARGIN_MM),
+    );
     let inner_area = area(inner);
     if inner_area == 0 {
-        return (0.0, found, 0.0);
+        return Measured {
+            score: 0.0,
+            faint: 0.0,
+            found,
+            stray: 0.0,
+            line: false,
+        };
     }
     let score = f64::from(sums.count(inner.0, inner.1, inner.2, inner.3)) / inner_area as f64;
+    let faint = share_at_most(img, inner, lv.faint);
+    let line = line_through(img, inner, level);
     // Stray ink: the table cell minus its rules, minus the box and a gap around it.
     let keep_out = grow(found, mm(STRAY_GAP_MM));
     let ko = (
@@ -244,7 +301,93 @@ fn measure_cell(img: &GrayImage, t: &Transform, cell: &AnswerCell, level: u8) ->
     );
     let stray =
         f64::from(sums.count(c.0, c.1, c.2, c.3)) - f64::from(sums.count(ko.0, ko.1, ko.2, ko.3));
-    (score, found, stray.max(0.0) / inner_area as f64)
+    Measured {
+        score,
+        faint,
+        found,
+        stray: stray.max(0.0) / inner_area as f64,
+        line,
+    }
+}
+
+/// Share of a box's height (or width) a straight column (row) of ink must span to be a line
+/// through the box rather than pen: a ✓'s strokes are slanted and span < 60 % of a column.
+const LINE_SPAN: f64 = 0.9;
+
+/// A straight vertical or horizontal line of ink across the whole box: a scanner streak or a
+/// fold crease, never a tick (a filled box is caught by its score first).
+fn line_through(img: &GrayImage, b: PxBox, level: u8) -> bool {
+    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
+    let (x0, y0, x1, y1) = (
+        b.0.clamp(0, iw),
+        b.1.clamp(0, ih),
+        b.2.clamp(0, iw),
+        b.3.clamp(0, ih),
+    );
+    let (w, h) = ((x1 - x0).max(0) as usize, (y1 - y0).max(0) as usize);
+    if w == 0 || h == 0 {
+        return false;
+    }
+    let raw = img.as_raw();
+    let (mut cols, mut rows) = (vec![0usize; w], vec![0usize; h]);
+    for (r, y) in (y0..y1).enumerate() {
+        let row = (y * iw + x0) as usize;
+        for (c, &v) in raw[row..row + w].iter().enumerate() {
+            if v <= level {
+                cols[c] += 1;
+                rows[r] += 1;
+            }
+        }
+    }
+    let full = |n: usize, of: usize| n as f64 >= LINE_SPAN * of as f64;
+    cols.iter().any(|&n| full(n, h)) || rows.iter().any(|&n| full(n, w))
+}
+
+/// Share of the pixels of `b` (clamped to the image) at or below `level`.
+fn share_at_most(img: &GrayImage, b: PxBox, level: u8) -> f64 {
+    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
+    let (x0, y0, x1, y1) = (
+        b.0.clamp(0, iw),
+        b.1.clamp(0, ih),
+        b.2.clamp(0, iw),
+        b.3.clamp(0, ih),
+    );
+    let n = (x1 - x0).max(0) * (y1 - y0).max(0);
+    if n == 0 {
+        return 0.0;
+    }
+    let raw = img.as_raw();
+    let mut dark = 0u32;
+    for y in y0..y1 {
+        let row = (y * iw) as usize;
+        dark += raw[row + x0 as usize..row + x1 as usize]
+            .iter()
+            .map(|&v| u32::from(v <= level))
+            .sum::<u32>();
+    }
+    f64::from(dark) / n as f64
+}
+
+/// The two gray levels cells are measured at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Levels {
+    /// Ink: the page's Otsu level.
+    pub dark: u8,
+    /// A faint pen: anything this much darker than the paper (see [`FAINT_DROP`]).
+    pub faint: u8,
+}
+
+impl Levels {
+    /// From the page's Otsu split.
+    #[must_use]
+    pub fn of_page(o: &Otsu) -> Self {
+        let contrast = (o.light_mean - o.dark_mean).max(0.0);
+        let faint = (o.light_mean - FAINT_DROP * contrast).clamp(0.0, 255.0) as u8;
+        Self {
+            dark: o.level,
+            faint: faint.max(o.level),
+        }
+    }
 }
 
 fn classify(score: f64, th: MarkThresholds) -> CellClass {
@@ -274,23 +417,29 @@ pub fn read_cells(
     img: &GrayImage,
     page: &PageLayout,
     t: &Transform,
-    level: u8,
+    levels: Levels,
     th: MarkThresholds,
 ) -> Vec<CellReading> {
     page.cells
         .iter()
         .map(|cell| {
-            let (score, found, stray) = measure_cell(img, t, cell, level);
-            let mut class = classify(score, th);
-            if class == CellClass::Empty && stray >= th.definite {
+            let m = measure_cell(img, t, cell, levels);
+            let mut class = classify(m.score, th);
+            // A streak or fold through a box is not a vote, and may hide one: a person looks.
+            if m.line && m.score < FILLED_SCORE {
+                class = CellClass::Marginal;
+            }
+            // Ink beside the box, or light ink in it, is never a confident mark and never a
+            // confident blank: a person looks.
+            if class == CellClass::Empty && (m.stray >= th.definite || m.faint >= FAINT_MIN_SHARE) {
                 class = CellClass::Marginal;
             }
             CellReading {
                 question: cell.question.clone(),
                 option: cell.option.clone(),
-                score: score as f32,
+                score: m.score as f32,
                 class,
-                px: to_px(found, t),
+                px: to_px(m.found, t),
             }
         })
         .collect()
@@ -302,29 +451,46 @@ fn closeness(score: f32, th: MarkThresholds) -> f32 {
     (s - th.marginal).abs().min((s - th.definite).abs()) as f32
 }
 
-/// How a clerk finds a question on the sheet: the printed name of its row, and its item.
-fn where_is(page: &PageLayout, cell: &AnswerCell) -> String {
+/// How a clerk finds a question on the sheet: the printed name of its row, and the item's
+/// printed label ("王伟 · 承诺践诺情况").
+fn where_is(layout: &Layout, page: &PageLayout, cell: &AnswerCell) -> String {
     let row = cell.subject.as_deref().map(|s| {
-        match page
-            .names
-            .iter()
-            .find(|n| n.subject == s)
-            .and_then(|n| n.printed.clone())
-        {
+        match layout.subject_name(s).map(str::to_string).or_else(|| {
+            page.names
+                .iter()
+                .find(|n| n.subject == s)
+                .and_then(|n| n.printed.clone())
+        }) {
             Some(name) => name,
             None if s.starts_with("_w") => format!("手写行{}", s.trim_start_matches("_w")),
             None => s.to_string(),
         }
     });
+    let item = layout
+        .item(&cell.item)
+        .map_or(cell.item.as_str(), |i| i.label.as_str());
     match row {
-        Some(r) => format!("{r} · {}", cell.item),
-        None => cell.item.clone(),
+        Some(r) => format!("{r} · {item}"),
+        None => item.to_string(),
     }
 }
 
-/// Decide each question of `page` from its cells; flags for the ones a person must see.
+/// A small count in Chinese, as a clerk would say it ("两个格").
+fn count_zh(n: usize) -> String {
+    match n {
+        2 => "两".into(),
+        3 => "三".into(),
+        4 => "四".into(),
+        5 => "五".into(),
+        _ => n.to_string(),
+    }
+}
+
+/// Decide each question of `page` from its cells; flags for the ones a person must see,
+/// worded for the clerk with the printed names and labels (`layout` supplies them).
 #[must_use]
 pub fn decide(
+    layout: &Layout,
     page: &PageLayout,
     cells: &[CellReading],
     th: MarkThresholds,
@@ -337,7 +503,7 @@ pub fn decide(
             continue;
         }
         seen.push(&first.question);
-        let idx: Vec<usize> = (k..page.cells.len())
+        let idx: Vec<usize> = (k..page.cells.len().min(cells.len()))
             .filter(|&i| page.cells[i].question == first.question)
             .collect();
         let marked: Vec<usize> = idx
@@ -345,16 +511,23 @@ pub fn decide(
             .copied()
             .filter(|&i| cells[i].class == CellClass::Marked)
             .collect();
-        let marginal = idx.iter().any(|&i| cells[i].class == CellClass::Marginal);
-        let (state, option) = match (marked.len(), marginal) {
+        let marginal: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|&i| cells[i].class == CellClass::Marginal)
+            .collect();
+        let (state, option) = match (marked.len(), marginal.is_empty()) {
             (n, _) if n >= 2 => (QuestionState::Overvote, None),
-            (1, false) => (QuestionState::Answer, Some(cells[marked[0]].option.clone())),
-            (_, true) => (QuestionState::Ambiguous, None),
+            (1, true) => (QuestionState::Answer, Some(cells[marked[0]].option.clone())),
+            (_, false) => (QuestionState::Ambiguous, None),
             _ => (QuestionState::Blank, None),
         };
-        let scores = || {
-            idx.iter()
-                .map(|&i| format!("{} {:.2}", cells[i].option, cells[i].score))
+        let label = |i: usize| layout.option_label(&first.item, &cells[i].option);
+        // The cells worth a look, with their scores (the stored evidence).
+        let scores = |which: &[usize]| {
+            which
+                .iter()
+                .map(|&i| format!("{} {:.2}", label(i), cells[i].score))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -362,20 +535,62 @@ pub fn decide(
             .iter()
             .map(|&i| closeness(cells[i].score, th))
             .fold(f32::INFINITY, f32::min);
-        let place = where_is(page, first);
+        let place = where_is(layout, page, first);
+        let check = idx.len() == 1;
         match state {
             QuestionState::Overvote => flags.push(Flag {
                 kind: FlagKind::Overvote,
                 target: Some(first.question.clone()),
-                detail: format!("{place}: {} 个格都打了勾 ({})", marked.len(), scores()),
+                detail: format!(
+                    "{place}: {}个格都打了勾({}),请按本人意思确认",
+                    count_zh(marked.len()),
+                    scores(&marked)
+                ),
                 urgency,
             }),
-            QuestionState::Ambiguous => flags.push(Flag {
-                kind: FlagKind::Marginal,
-                target: Some(first.question.clone()),
-                detail: format!("{place}: 有看不准的记号,请人工确认 ({})", scores()),
-                urgency,
-            }),
+            QuestionState::Ambiguous => {
+                // Say what is unsure: a small or light mark in the box, or ink beside it.
+                let weak: Vec<usize> = marginal
+                    .iter()
+                    .copied()
+                    .filter(|&i| f64::from(cells[i].score) >= th.marginal)
+                    .collect();
+                let beside: Vec<usize> = marginal
+                    .iter()
+                    .copied()
+                    .filter(|i| !weak.contains(i))
+                    .collect();
+                let mut why = Vec::new();
+                if !weak.is_empty() {
+                    why.push(format!("{}的记号太小或太淡", quoted(&weak, &label)));
+                }
+                if !beside.is_empty() {
+                    why.push(format!("{}格外或格内有浅淡笔迹", quoted(&beside, &label)));
+                }
+                if !marked.is_empty() {
+                    why.push(format!("另有{}打了勾", quoted(&marked, &label)));
+                }
+                let shown: Vec<usize> = idx
+                    .iter()
+                    .copied()
+                    .filter(|&i| cells[i].class != CellClass::Empty)
+                    .collect();
+                let what = if check {
+                    "是否勾选"
+                } else {
+                    "选的是哪一项"
+                };
+                flags.push(Flag {
+                    kind: FlagKind::Marginal,
+                    target: Some(first.question.clone()),
+                    detail: format!(
+                        "{place}: {}({}),请看原件确认{what}",
+                        why.join(","),
+                        scores(&shown)
+                    ),
+                    urgency,
+                });
+            }
             _ => {}
         }
         questions.push(QuestionReading {
@@ -387,6 +602,15 @@ pub fn decide(
         });
     }
     (questions, flags)
+}
+
+/// Option labels in 「」, joined with 、.
+fn quoted<'a>(which: &[usize], label: &dyn Fn(usize) -> &'a str) -> String {
+    which
+        .iter()
+        .map(|&i| format!("「{}」", label(i)))
+        .collect::<Vec<_>>()
+        .join("、")
 }
 
 /// Printed rules and frames crossing `area` (px), grown so their blur stays out.
@@ -535,5 +759,114 @@ mod tests {
         assert_eq!(classify(0.05, th), CellClass::Marginal);
         assert_eq!(classify(0.10, th), CellClass::Marked);
         assert!((closeness(0.09, th) - 0.01).abs() < 1e-6);
+    }
+
+    #[test]
+    fn inscribed_box_stays_off_the_neighbouring_rules_on_a_skewed_page() {
+        // 10 px/mm, turned 2°: a 40 × 8 mm table cell's bounding box grows by 14 px in height
+        // and would take in the rules above and below; the inscribed box does not.
+        let (c, s) = (
+            2f64.to_radians().cos() * 10.0,
+            2f64.to_radians().sin() * 10.0,
+        );
+        let t = Transform::from_matrix([c, -s, 100.0, s, c, 100.0, 0.0, 0.0, 1.0], 2000, 2000);
+        let r = RectMm::new(10.0, 10.0, 40.0, 8.0);
+        let bbox = px_box(&t, r);
+        let ins = inscribed_px_box(&t, r);
+        assert!(bbox.3 - bbox.1 >= 80 + 13, "{bbox:?}");
+        assert!(ins.3 - ins.1 <= 80 && ins.3 - ins.1 >= 80 - 15, "{ins:?}");
+        assert!(ins.0 >= bbox.0 && ins.2 <= bbox.2 && ins.1 >= bbox.1 && ins.3 <= bbox.3);
+    }
+
+    #[test]
+    fn faint_level_sits_between_paper_and_ink() {
+        let o = Otsu {
+            level: 130,
+            dark_mean: 40.0,
+            light_mean: 240.0,
+            dark_share: 0.05,
+        };
+        let lv = Levels::of_page(&o);
+        assert_eq!(lv.dark, 130);
+        assert_eq!(lv.faint, 190);
+    }
+
+    fn member_layout() -> Layout {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let campaign =
+            crate::campaign::Campaign::load(&dir.join("fixtures/campaign/campaign.toml")).unwrap();
+        let form = crate::form::seed_forms()
+            .unwrap()
+            .into_iter()
+            .find(|f| f.id == "member")
+            .unwrap();
+        let branch = campaign.require_branch("jiguan1").unwrap();
+        crate::layout::layout(&form, &campaign, Some(branch)).unwrap()
+    }
+
+    fn cells_with(page: &PageLayout, set: &[(usize, f32, CellClass)]) -> Vec<CellReading> {
+        page.cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let (score, class) = set
+                    .iter()
+                    .find(|s| s.0 == i)
+                    .map_or((0.0, CellClass::Empty), |s| (s.1, s.2));
+                CellReading {
+                    question: c.question.clone(),
+                    option: c.option.clone(),
+                    score,
+                    class,
+                    px: [0; 4],
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn flags_name_the_person_the_item_and_the_options_in_chinese() {
+        let layout = member_layout();
+        let page = &layout.pages[0];
+        let th = layout.thresholds;
+        let first = &page.cells[0];
+        let name = layout
+            .subject_name(first.subject.as_deref().unwrap())
+            .unwrap();
+        let item = layout.item(&first.item).unwrap().label.clone();
+        let (o0, o1) = (
+            layout.option_label(&first.item, &page.cells[0].option),
+            layout.option_label(&first.item, &page.cells[1].option),
+        );
+        let cells = cells_with(
+            page,
+            &[(0, 0.31, CellClass::Marked), (1, 0.27, CellClass::Marked)],
+        );
+        let (qs, flags) = decide(&layout, page, &cells, th);
+        assert_eq!(qs[0].state, QuestionState::Overvote);
+        assert_eq!(flags.len(), 1);
+        let d = &flags[0].detail;
+        assert!(
+            d.starts_with(&format!("{name} · {item}: 两个格都打了勾")),
+            "{d}"
+        );
+        assert!(d.contains(&format!("{o0} 0.31, {o1} 0.27")), "{d}");
+
+        let cells = cells_with(page, &[(1, 0.03, CellClass::Marginal)]);
+        let (qs, flags) = decide(&layout, page, &cells, th);
+        assert_eq!(qs[0].state, QuestionState::Ambiguous);
+        assert!(
+            flags[0]
+                .detail
+                .contains(&format!("「{o1}」的记号太小或太淡")),
+            "{}",
+            flags[0].detail
+        );
+        // One clear mark and nothing else: a confident answer, no flag.
+        let cells = cells_with(page, &[(1, 0.2, CellClass::Marked)]);
+        let (qs, flags) = decide(&layout, page, &cells, th);
+        assert_eq!(qs[0].state, QuestionState::Answer);
+        assert_eq!(qs[0].option.as_deref(), Some(page.cells[1].option.as_str()));
+        assert!(flags.is_empty());
     }
 }

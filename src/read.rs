@@ -177,8 +177,8 @@ pub fn try_read_page(
     let t = al.transform;
 
     let th = layout.thresholds;
-    let cells = marks::read_cells(&upright, page, &t, ink.level, th);
-    let (questions, mut flags) = marks::decide(page, &cells, th);
+    let cells = marks::read_cells(&upright, page, &t, marks::Levels::of_page(&ink), th);
+    let (questions, mut flags) = marks::decide(layout, page, &cells, th);
     let (writing, wflags) = marks::read_writing(&upright, page, &t, ink.level);
     flags.extend(wflags);
     if let Some(f) = serial_flag(&code, ctx) {
