@@ -389,6 +389,20 @@ fn the_queue_is_worst_first_with_printed_labels_and_every_kind() {
         .iter()
         .any(|c| c["label"].as_str().unwrap().contains("因公")
             || c["value"].as_str().unwrap().starts_with("problem:")));
+    // The box is named by its printed label (no trailing colon), not by its id.
+    let title = integrity["title"].as_str().unwrap();
+    assert!(
+        title.contains("党风廉政建设") && !title.contains("integrity_report"),
+        "{title}"
+    );
+    assert!(!title.ends_with('：'), "{title}");
+    // The question put to the clerk names the faint box by its printed label; the reader's
+    // own note is kept beside it.
+    let detail = m["detail"].as_str().unwrap();
+    assert!(detail.contains("「") && detail.contains("满意"), "{detail}");
+    assert!(!m["machine_note"].as_str().unwrap().is_empty());
+    // A name check outlines the name cell itself.
+    assert!(name["area"].as_array().is_some_and(|a| a.len() == 4));
 }
 
 #[test]

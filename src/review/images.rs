@@ -109,14 +109,24 @@ pub fn row_crop(page: &GrayImage, boxes: &[[u32; 4]]) -> (GrayImage, PxRect) {
     let Some((top, bottom, row_h)) = vertical_span(boxes, h) else {
         return whole(page);
     };
-    // One box height above and below shows the row's printed frame and the neighbouring
-    // rows' edges: enough to see the row is the right one without reading the wrong one.
-    let pad = row_h;
+    // A box and a half above and below shows the row's printed frame and the neighbouring
+    // rows' edges even on a page scanned a little askew: enough to see the row is the right
+    // one without reading the wrong one.
+    let pad = row_h * 3 / 2;
     let y0 = top.saturating_sub(pad);
     let y1 = (bottom + pad).min(h);
-    // 3 % of the width trims the registration marks and scanner border at the sides.
+    // 3 % of the width trims the registration marks and scanner border at the sides; the
+    // left edge stays so the row's printed name shows.
     let x0 = w * 3 / 100;
-    let x1 = w - x0;
+    // Right of the flagged boxes, three box heights (about one option column) is enough:
+    // cutting the rest of a wide row lets the crop be shown larger.
+    let right = boxes
+        .iter()
+        .filter(|b| b[2] > 0 && b[3] > 0 && b[1] < h)
+        .map(|b| b[0].saturating_add(b[2]))
+        .max()
+        .unwrap_or(w);
+    let x1 = right.saturating_add(3 * row_h).clamp(x0 + 1, w - x0);
     crop(page, [x0, y0, x1 - x0, y1.saturating_sub(y0)])
 }
 
@@ -254,10 +264,15 @@ mod tests {
     fn a_row_crop_spans_the_width_and_places_the_boxes() {
         let boxes = [[1000, 1000, 50, 50], [1100, 1000, 50, 50]];
         let (crop, rect) = row_crop(&page(), &boxes);
-        // 50 px row + 50 px above and below; 3 % (60 px) trimmed at each side.
-        assert_eq!(rect, [60, 950, 1880, 150]);
+        // 50 px row + 75 px above and below; 3 % (60 px) trimmed at the left, three box
+        // heights kept right of the last box.
+        assert_eq!(rect, [60, 925, 1150 + 150 - 60, 200]);
+        assert_eq!(crop.dimensions(), (1240, 200));
+        // Boxes at the right edge: the crop stops 3 % short of it.
+        let (crop, rect) = row_crop(&page(), &[[1800, 1000, 50, 50], [1900, 1000, 50, 50]]);
+        assert_eq!(rect, [60, 925, 1880, 200]);
         // Wider than CROP_WIDTH_PX: shrunk, aspect kept.
-        assert_eq!(crop.dimensions(), (1600, 127));
+        assert_eq!(crop.dimensions(), (1600, 170));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! choices a clerk can make (each with its key), and the machine's reading to accept.
 //! The page does no interpretation of its own; everything it shows is decided here.
 
-use super::labels::Labels;
+use super::labels::{Labels, Printed};
 use crate::reading::{CellClass, FlagKind};
 use crate::store::{Decision, FlagView};
 use serde::Serialize;
@@ -19,10 +19,15 @@ pub struct Item {
     pub title: String,
     /// "附2 … · 第1页 · 编号 K3F… · scan.pdf#3".
     pub r#where: String,
+    /// What the clerk is asked, in Chinese.
     pub detail: String,
+    /// The reader's own note (file names, scores), kept for the record.
+    pub machine_note: String,
     pub urgency: f32,
     pub version: u32,
     pub cells: Vec<Cell>,
+    /// The name cell or writing area the flag is about, in upright page pixels (x, y, w, h).
+    pub area: Option<[u32; 4]>,
     /// The image of the flagged row or area (served by flag id).
     pub crop: Option<String>,
     /// The whole page with every box outlined.
@@ -134,7 +139,7 @@ fn choice(key: impl Into<String>, value: impl Into<String>, label: impl Into<Str
 /// The item for one flag.
 #[must_use]
 pub fn item(f: &FlagView, labels: &Labels) -> Item {
-    let form = f.page.form.as_deref();
+    let at = printed(f);
     let item_id = f.question.as_ref().map(|q| q.item.clone()).or_else(|| {
         // "subject.item" or "item"
         f.target
@@ -142,7 +147,7 @@ pub fn item(f: &FlagView, labels: &Labels) -> Item {
             .filter(|_| matches!(f.kind, FlagKind::Marginal | FlagKind::Overvote))
             .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
     });
-    let cells = f
+    let cells: Vec<Cell> = f
         .cells
         .iter()
         .map(|c| {
@@ -150,7 +155,7 @@ pub fn item(f: &FlagView, labels: &Labels) -> Item {
             let (class, class_label) = class_str(c.class);
             Cell {
                 option: c.option.clone(),
-                label: labels.option(form, item, &c.option),
+                label: labels.option(at, item, &c.option),
                 score: c.score,
                 class,
                 class_label,
@@ -186,9 +191,15 @@ pub fn item(f: &FlagView, labels: &Labels) -> Item {
         open: f.decision.is_none(),
         title: title(f, labels, item_id.as_deref()),
         r#where: place(f, labels),
-        detail: f.detail.clone(),
+        detail: detail(f, &cells),
+        machine_note: f.detail.clone(),
         urgency: f.urgency,
         version: f.version,
+        area: f
+            .name
+            .as_ref()
+            .map(|n| n.px)
+            .or(f.writing.as_ref().map(|w| w.px)),
         cells,
         crop: Some(format!("/crop/{}", f.id)),
         page_image: format!("/page/{}", f.id),
@@ -210,12 +221,54 @@ fn shown(d: &Decision, label_of: &dyn Fn(&str) -> String) -> Shown {
     }
 }
 
+fn printed(f: &FlagView) -> Printed<'_> {
+    Printed {
+        form: f.page.form.as_deref(),
+        layout: f.page.layout_hash.as_deref(),
+    }
+}
+
+/// "「满意」「不满意」": option labels as a clerk reads them.
+fn quoted<'a>(labels: impl Iterator<Item = &'a str>) -> String {
+    labels.map(|l| format!("「{l}」")).collect()
+}
+
+/// What the clerk is asked, in Chinese, from the facts (the reader's own note may name ids).
+fn detail(f: &FlagView, cells: &[Cell]) -> String {
+    let of = |class: &str| {
+        quoted(
+            cells
+                .iter()
+                .filter(|c| c.class == class)
+                .map(|c| c.label.as_str()),
+        )
+    };
+    match f.kind {
+        FlagKind::Marginal => format!(
+            "{}格里的墨迹比空白多、比勾少,机器不作判断:请看图选出所勾的一项,或按 0 记为空白。",
+            of("marginal")
+        ),
+        FlagKind::Overvote => format!(
+            "{}都像打了勾:请看图判断填表人的本意,无法判断时按 0 记为空白(不计)。",
+            of("marked")
+        ),
+        FlagKind::Duplicate => "同一编号的表格此前已经读入过(见下方机器记录):可能是复印件或同一张扫了两次。决定之前只计最先读入的一份。".to_string(),
+        FlagKind::UnknownSerial => format!(
+            "编号 {} 不在本次活动的打印记录中:可能是复印件、外来表格或别的活动印的表。",
+            f.page.serial.as_deref().unwrap_or("?")
+        ),
+        FlagKind::Rejected => "这一页没有读出表格编号或无法对准(见下方机器记录):请看整页图,作废须写明原因。".to_string(),
+        // The reader writes these in Chinese already.
+        FlagKind::NameCheck | FlagKind::IntegrityFeedback | FlagKind::Comment => f.detail.clone(),
+    }
+}
+
 fn title(f: &FlagView, labels: &Labels, item: Option<&str>) -> String {
-    let form = f.page.form.as_deref();
+    let at = printed(f);
     let subject = f.question.as_ref().and_then(|q| q.subject.clone());
     match f.kind {
         FlagKind::Marginal | FlagKind::Overvote => {
-            let item = item.map(|i| labels.item(form, i)).unwrap_or_default();
+            let item = item.map(|i| labels.item(at, i)).unwrap_or_default();
             match subject {
                 Some(s) => format!("{} · {item}", labels.subject(&s)),
                 None => item,
@@ -229,7 +282,13 @@ fn title(f: &FlagView, labels: &Labels, item: Option<&str>) -> String {
             }
         }
         FlagKind::IntegrityFeedback | FlagKind::Comment => {
-            format!("书写栏:{}", f.target.as_deref().unwrap_or(""))
+            let id = f
+                .writing
+                .as_ref()
+                .map(|w| w.id.as_str())
+                .or(f.target.as_deref())
+                .unwrap_or("");
+            format!("书写栏:{}", labels.writing(at, id))
         }
         FlagKind::Duplicate => format!(
             "编号 {} 的表格出现了不止一次",
@@ -273,7 +332,8 @@ fn text(f: &FlagView) -> Option<Text> {
 }
 
 fn choices(f: &FlagView, labels: &Labels, item: Option<&str>, branch: Option<&str>) -> Vec<Choice> {
-    let form = f.page.form.as_deref();
+    let at = printed(f);
+    let form = at.form;
     match f.kind {
         FlagKind::Marginal | FlagKind::Overvote => {
             // Keys follow the printed order of the scale, so 1 is always the first column.
@@ -283,7 +343,7 @@ fn choices(f: &FlagView, labels: &Labels, item: Option<&str>, branch: Option<&st
                 .filter(|c| *c != "blank")
                 .cloned()
                 .collect();
-            if let Some(order) = item.and_then(|i| labels.option_order(form, i)) {
+            if let Some(order) = item.and_then(|i| labels.option_order(at, i)) {
                 options.sort_by_key(|o| order.iter().position(|x| x == o).unwrap_or(usize::MAX));
             }
             let mut out: Vec<Choice> = options
@@ -293,7 +353,7 @@ fn choices(f: &FlagView, labels: &Labels, item: Option<&str>, branch: Option<&st
                     choice(
                         digit(i),
                         o.clone(),
-                        labels.option(form, item.unwrap_or(""), o),
+                        labels.option(at, item.unwrap_or(""), o),
                     )
                 })
                 .collect();

@@ -6,14 +6,26 @@
 use crate::campaign::{Campaign, Subject};
 use crate::folder::CampaignFolder;
 use crate::form::FormDef;
+use crate::layout::Layout;
 use std::collections::HashMap;
 use std::path::Path;
+
+/// A printed label's trailing colon, half- or full-width ("反馈：" → "反馈").
+const COLONS: [char; 2] = [':', '\u{FF1A}'];
+
+/// Which paper a label is looked up for: the page's layout (exact) and form (fallback).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Printed<'a> {
+    pub form: Option<&'a str>,
+    pub layout: Option<&'a str>,
+}
 
 pub struct Labels {
     campaign: Option<Campaign>,
     forms: HashMap<String, FormDef>,
-    /// Layout hash → the branch it was printed for.
-    layout_branch: HashMap<String, Option<String>>,
+    /// Layout hash → the layout as printed (its labels win over the form snapshot's: they
+    /// are the words on that very paper).
+    layouts: HashMap<String, Layout>,
     /// Why labels are missing, for the server's start-up message.
     pub warning: Option<String>,
 }
@@ -33,14 +45,11 @@ impl Labels {
             ));
             Vec::new()
         });
-        let layout_branch = folder
-            .layouts()
-            .map(|m| m.into_iter().map(|(h, l)| (h, l.branch)).collect())
-            .unwrap_or_default();
+        let layouts = folder.layouts().unwrap_or_default();
         Self {
             campaign: Some(folder.campaign),
             forms: forms.into_iter().map(|f| (f.id.clone(), f)).collect(),
-            layout_branch,
+            layouts,
             warning,
         }
     }
@@ -49,7 +58,7 @@ impl Labels {
         Self {
             campaign: None,
             forms: HashMap::new(),
-            layout_branch: HashMap::new(),
+            layouts: HashMap::new(),
             warning: Some(warning),
         }
     }
@@ -58,10 +67,22 @@ impl Labels {
         self.forms.get(form?)
     }
 
-    /// The printed label of `option` of `item` on `form` ("满 意"), or the id.
+    fn layout(&self, hash: Option<&str>) -> Option<&Layout> {
+        self.layouts.get(hash?)
+    }
+
+    /// The printed label of `option` of `item` ("满意"): the layout's, else the form's, else
+    /// the id.
     #[must_use]
-    pub fn option(&self, form: Option<&str>, item: &str, option: &str) -> String {
-        self.form(form)
+    pub fn option(&self, at: Printed<'_>, item: &str, option: &str) -> String {
+        if let Some((_, l)) = self
+            .layout(at.layout)
+            .and_then(|l| l.item(item))
+            .and_then(|i| i.options.iter().find(|(id, _)| id == option))
+        {
+            return l.clone();
+        }
+        self.form(at.form)
             .and_then(|f| f.scale(&f.item(item)?.scale))
             .and_then(|s| s.options.iter().find(|o| o.id == option))
             .map_or_else(|| option.to_string(), |o| o.label.clone())
@@ -69,25 +90,44 @@ impl Labels {
 
     /// The option ids of `item` in printed order (the order keys 1, 2, 3 … follow).
     #[must_use]
-    pub fn option_order(&self, form: Option<&str>, item: &str) -> Option<Vec<String>> {
-        let f = self.form(form)?;
+    pub fn option_order(&self, at: Printed<'_>, item: &str) -> Option<Vec<String>> {
+        if let Some(i) = self.layout(at.layout).and_then(|l| l.item(item)) {
+            return Some(i.options.iter().map(|(id, _)| id.clone()).collect());
+        }
+        let f = self.form(at.form)?;
         let scale = f.scale(&f.item(item)?.scale)?;
         Some(scale.options.iter().map(|o| o.id.clone()).collect())
     }
 
     /// The item's printed label ("工作作风"), or the id.
     #[must_use]
-    pub fn item(&self, form: Option<&str>, item: &str) -> String {
-        self.form(form)
+    pub fn item(&self, at: Printed<'_>, item: &str) -> String {
+        if let Some(i) = self.layout(at.layout).and_then(|l| l.item(item)) {
+            return i.label.clone();
+        }
+        self.form(at.form)
             .and_then(|f| f.item(item))
             .map_or_else(|| item.to_string(), |i| i.label.clone())
+    }
+
+    /// The printed label of a writing area ("党风廉政建设方面存在问题的反馈"), or its id.
+    #[must_use]
+    pub fn writing(&self, at: Printed<'_>, id: &str) -> String {
+        self.layout(at.layout)
+            .and_then(|l| l.pages.iter().flat_map(|p| &p.writing).find(|w| w.id == id))
+            .map_or_else(
+                || id.to_string(),
+                |w| w.label.trim_end_matches(COLONS).to_string(),
+            )
     }
 
     /// The form's title, or its id.
     #[must_use]
     pub fn form_title(&self, form: Option<&str>) -> String {
         match self.form(form) {
-            Some(f) => format!("{}{}", f.annex.trim_end_matches([':', ':']), f.title),
+            Some(f) => format!("{} {}", f.annex.trim_end_matches(COLONS), f.title)
+                .trim()
+                .to_string(),
             None => form.unwrap_or("未知表").to_string(),
         }
     }
@@ -119,7 +159,7 @@ impl Labels {
     pub fn branch_of(&self, stored: Option<&str>, layout_hash: Option<&str>) -> Option<String> {
         stored
             .map(str::to_string)
-            .or_else(|| layout_hash.and_then(|h| self.layout_branch.get(h).cloned().flatten()))
+            .or_else(|| self.layout(layout_hash).and_then(|l| l.branch.clone()))
     }
 
     /// The people a name row may be credited to: the branch's candidates or posts, as the
@@ -142,7 +182,14 @@ mod tests {
         let l = Labels::load(Path::new("/nonexistent/campaign.toml"));
         assert!(l.warning.is_some());
         assert_eq!(
-            l.option(Some("branch"), "activities", "satisfied"),
+            l.option(
+                Printed {
+                    form: Some("branch"),
+                    layout: Some("0000abcd")
+                },
+                "activities",
+                "satisfied"
+            ),
             "satisfied"
         );
         assert_eq!(l.subject("zhang"), "zhang");

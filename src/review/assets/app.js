@@ -124,15 +124,22 @@ async function renderCrop(item) {
   $('crop-wrap').hidden = false;
   if (!got.rect) return;
   const [x, y, w, h] = got.rect;
-  for (const c of item.cells) {
-    const b = el('div', null, 'box ' + c.class);
-    b.style.left = ((c.px[0] - x) / w * 100) + '%';
-    b.style.top = ((c.px[1] - y) / h * 100) + '%';
-    b.style.width = (c.px[2] / w * 100) + '%';
-    b.style.height = (c.px[3] / h * 100) + '%';
-    b.appendChild(el('span', c.score.toFixed(2)));
+  const place = (px, cls) => {
+    const b = el('div', null, 'box ' + cls);
+    b.style.left = ((px[0] - x) / w * 100) + '%';
+    b.style.top = ((px[1] - y) / h * 100) + '%';
+    b.style.width = (px[2] / w * 100) + '%';
+    b.style.height = (px[3] / h * 100) + '%';
     overlay.appendChild(b);
+    return b;
+  };
+  // On a name row the cells are context: outlined, but only the name box is the question.
+  const scores = item.kind !== 'name_check';
+  for (const c of item.cells) {
+    const b = place(c.px, c.class);
+    if (scores) b.appendChild(el('span', c.score.toFixed(2)));
   }
+  if (item.area) place(item.area, 'area');
 }
 
 function renderCells(item) {
@@ -180,6 +187,8 @@ function render() {
   $('where').textContent = item.where;
   $('title').textContent = item.title;
   $('detail').textContent = item.detail;
+  $('machine-note').textContent = item.machine_note && item.machine_note !== item.detail
+    ? '机器记录:' + item.machine_note : '';
   renderCrop(item);
   prefetch();
   $('page-link').href = item.page_image;
