@@ -15,6 +15,9 @@ use pingyi::tally::{tally, Status};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
 
+/// (subject, item, chosen option) of one question on one sheet.
+type Value<'a> = (String, String, Option<&'a str>);
+
 /// (form, subject, item, option or "" for blank) → count.
 type Counts = BTreeMap<(String, String, String, String), u64>;
 
@@ -65,7 +68,7 @@ fn expected(
                 .count()
                 > max
         });
-        let mut by_subject: BTreeMap<&str, Vec<&(String, String, Option<&str>)>> = BTreeMap::new();
+        let mut by_subject: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
         for v in &values {
             by_subject.entry(&v.0).or_default().push(v);
         }

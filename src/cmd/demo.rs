@@ -299,7 +299,8 @@ fn fresh_dir(dir: &Path) -> anyhow::Result<PathBuf> {
         dir.join(MARKER),
         "made by `pingyi demo`; removed and redone on every run\n",
     )?;
-    Ok(dir.to_path_buf())
+    // Absolute, so the batch's recorded scan paths work from any folder (review, annotate).
+    Ok(std::path::absolute(dir)?)
 }
 
 /// The cases a clerk meets in a real stack, as they occur in the simulated truth.

@@ -50,8 +50,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         eprintln!("\nstopping: finishing the pages in progress (Ctrl-C again to quit at once)");
     })?;
+    // Store absolute paths: review and annotate re-open the images from wherever they run.
+    let inputs = args
+        .inputs
+        .iter()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        .collect();
     let opts = ScanOptions {
-        inputs: args.inputs,
+        inputs,
         campaign: args.campaign,
         batch,
         jobs: args.jobs,
@@ -72,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "elapsed_s": summary.elapsed.as_secs_f64(),
             "pages_per_s": summary.pages_per_second(),
             "peak_rss_kib": summary.peak_rss_kib,
+            "cpu_s": summary.cpu_seconds,
             "ocr": summary.ocr,
             "interrupted": summary.interrupted,
         });
