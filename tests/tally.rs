@@ -566,7 +566,16 @@ fn the_html_report_is_self_contained_and_prints_on_a4() {
             .count(),
         0
     );
-    assert!(!html.contains("url(") && !html.contains("<link") && !html.contains("<script"));
+    // Self-contained: the only URL is the embedded font's data URL.
+    assert_eq!(
+        html.matches("url(").count(),
+        html.matches("url(data:font/otf;base64,").count()
+    );
+    assert!(
+        html.contains("@font-face{font-family:\"PingyiReport\""),
+        "font embedded"
+    );
+    assert!(!html.contains("<link") && !html.contains("<script"));
     assert!(html.contains("@page { size: A4"));
     assert!(html.contains("名额线"));
     assert!(html.contains("90% 线"));

@@ -72,6 +72,11 @@ impl Font {
         })
     }
 
+    /// The font's glyph for `c`, if it has one.
+    pub fn glyph(&self, c: char) -> Option<u16> {
+        self.parsed.lookup_glyph_index(c as u32)
+    }
+
     /// The distinct characters of `text` this font cannot draw (spaces excepted).
     pub fn missing(&self, text: &str) -> Vec<char> {
         let mut out: Vec<char> = text

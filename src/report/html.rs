@@ -25,7 +25,7 @@ const PALETTE: [&str; 6] = [
 
 const CSS: &str = r#"
 @page { size: A4; margin: 14mm 12mm; }
-body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif;
+body { font-family: "PingyiReport", "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif;
        color: #222; margin: 0 auto; max-width: 186mm; font-size: 10.5pt; line-height: 1.45; }
 h1 { font-size: 17pt; text-align: center; margin: 4mm 0 1mm; }
 h2 { font-size: 13pt; border-bottom: 2px solid #345; padding-bottom: 1mm; margin-top: 7mm; break-after: avoid; }
@@ -552,5 +552,24 @@ pub fn render(t: &Tally) -> String {
         let _ = write!(o, "<h2>核查事项</h2><ul>{audit}</ul>");
     }
     o.push_str("</body></html>\n");
-    o
+    embed_font(o)
+}
+
+/// Put a subset of the CJK font into the page, so it reads (and prints) the same on a machine
+/// without Chinese fonts. Without a font on this machine the page still names common ones.
+fn embed_font(page: String) -> String {
+    let face = crate::print::Font::discover(None)
+        .map_err(|e| e.to_string())
+        .and_then(|f| super::webfont::font_face(&f, &page).map_err(|e| e.to_string()));
+    match face {
+        Ok(face) => page.replacen("<style>", &format!("<style>{face}"), 1),
+        Err(why) => page.replacen(
+            "<style>",
+            &format!(
+                "<!-- font not embedded: {} --><style>",
+                esc(&why).replace("--", "—")
+            ),
+            1,
+        ),
+    }
 }

@@ -5,6 +5,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod table;
+pub mod webfont;
 pub mod xlsx;
 
 use crate::form::QuotaRounding;
