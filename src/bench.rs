@@ -208,6 +208,8 @@ pub struct Pass {
     pub pages: usize,
     pub seconds: f64,
     pub peak_rss_mib: Option<f64>,
+    /// CPU time (user + system, all threads), seconds: steady when the machine is shared.
+    pub cpu_seconds: Option<f64>,
 }
 
 impl Pass {
@@ -218,6 +220,14 @@ impl Pass {
         } else {
             0.0
         }
+    }
+
+    /// CPU milliseconds per page, when known.
+    #[must_use]
+    pub fn cpu_ms_per_page(&self) -> Option<f64> {
+        self.cpu_seconds
+            .filter(|_| self.pages > 0)
+            .map(|c| c * 1000.0 / self.pages as f64)
     }
 }
 
@@ -443,6 +453,7 @@ impl Corpus {
 /// Decode every page of `files` on all cores; the physical floor of reading.
 fn decode_only(files: &[PathBuf]) -> Result<Pass, BenchError> {
     let found = pages::discover(files);
+    let cpu_before = crate::scan::process_cpu_seconds();
     let started = Instant::now();
     let sources: Vec<Arc<Source>> = found
         .files
@@ -473,10 +484,15 @@ fn decode_only(files: &[PathBuf]) -> Result<Pass, BenchError> {
                 })
         })
         .try_reduce(|| 0, |a, b| Ok(a + b))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = crate::scan::process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     Ok(Pass {
         pages: decoded,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         peak_rss_mib: None,
+        cpu_seconds,
     })
 }
 
@@ -485,6 +501,7 @@ fn decode_only(files: &[PathBuf]) -> Result<Pass, BenchError> {
 struct ScanJson {
     pages: usize,
     peak_rss_kib: Option<u64>,
+    cpu_s: Option<f64>,
     ocr: crate::scan::OcrCost,
 }
 
@@ -546,6 +563,7 @@ fn scan_child(
         pages: json.pages,
         seconds,
         peak_rss_mib: json.peak_rss_kib.map(|k| k as f64 / 1024.0),
+        cpu_seconds: json.cpu_s,
     };
     Ok((pass, json))
 }
@@ -607,7 +625,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         .unwrap_or(0);
     let (main_files, _) = corpus.take(main, None);
     eprintln!("bench: decode only, {} files", main_files.len());
-    let decode = decode_only(&main_files)?;
+    let first_decode = decode_only(&main_files)?;
 
     let mut by_size = Vec::new();
     let mut full = None;
@@ -630,6 +648,16 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         name_ms: json.ocr.name_ms,
         text_areas: json.ocr.text_areas,
         text_ms: json.ocr.text_ms,
+    };
+
+    // Decode again after the scans and keep the faster pass: the floor is what the machine
+    // can do, not what a busy moment allowed.
+    eprintln!("bench: decode only again");
+    let second_decode = decode_only(&main_files)?;
+    let decode = if second_decode.rate() > first_decode.rate() {
+        second_decode
+    } else {
+        first_decode
     };
 
     let print = print_pass(opts)?;
@@ -659,6 +687,11 @@ fn mark(ok: bool) -> &'static str {
     } else {
         "❌"
     }
+}
+
+fn cpu(p: &Pass) -> String {
+    p.cpu_ms_per_page()
+        .map_or_else(|| "–".into(), |c| format!("{c:.1}"))
 }
 
 fn mib(v: Option<f64>) -> String {
@@ -744,37 +777,42 @@ impl BenchReport {
             m.load_before, m.load_after
         );
         let _ = writeln!(s, "## Results\n");
-        let _ = writeln!(s, "| Measure | Pages | Seconds | Rate | Peak RSS | Notes |");
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---|");
+        let _ = writeln!(
+            s,
+            "| Measure | Pages | Seconds | Rate | CPU ms/page | Peak RSS | Notes |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---|");
         let d = &self.decode;
         let _ = writeln!(
             s,
-            "| {} (open + decode, all cores) | {} | {:.1} | {:.1} pages/s | – | {:.1} ms/page/core |",
+            "| {} (open + decode, all cores; faster of two passes) | {} | {:.1} | {:.1} pages/s | {} | – | the floor |",
             ROWS[0],
             d.pages,
             d.seconds,
             d.rate(),
-            ratio(d.seconds * 1000.0 * m.cores as f64, d.pages as f64)
+            cpu(d),
         );
         let f = &self.full;
         let _ = writeln!(
             s,
-            "| {} (same pages) | {} | {:.1} | {:.1} pages/s | {} | {:.2} × decode-only |",
+            "| {} (same pages) | {} | {:.1} | {:.1} pages/s | {} | {} | {:.2} × decode-only rate |",
             ROWS[1],
             f.pages,
             f.seconds,
             f.rate(),
+            cpu(f),
             mib(f.peak_rss_mib),
             ratio(f.rate(), d.rate())
         );
         let o = &self.ocr;
         let _ = writeln!(
             s,
-            "| {} | {} | {:.1} | {:.1} 附2 pages/s | {} | {} name cells: {:.1} ms/cell, {:.0} ms/附2 page (Tesseract thread time); {} written areas: {:.0} ms each |",
+            "| {} | {} | {:.1} | {:.1} 附2 pages/s | {} | {} | {} name cells: {:.1} ms/cell, {:.0} ms/附2 page (Tesseract thread time); {} written areas: {:.0} ms each |",
             ROWS[2],
             o.pass.pages,
             o.pass.seconds,
             o.name_page_rate(),
+            cpu(&o.pass),
             mib(o.pass.peak_rss_mib),
             o.name_cells,
             ratio(o.name_ms, o.name_cells as f64),
@@ -785,11 +823,12 @@ impl BenchReport {
         for (size, p) in &self.sizes {
             let _ = writeln!(
                 s,
-                "| {} {size} pages, no OCR | {} | {:.1} | {:.1} pages/s | {} | {:.1} ms/page |",
+                "| {} {size} pages, no OCR | {} | {:.1} | {:.1} pages/s | {} | {} | {:.1} ms/page wall |",
                 ROWS[3],
                 p.pages,
                 p.seconds,
                 p.rate(),
+                cpu(p),
                 mib(p.peak_rss_mib),
                 ratio(p.seconds * 1000.0, p.pages as f64)
             );
@@ -797,7 +836,7 @@ impl BenchReport {
         let pr = &self.print;
         let _ = writeln!(
             s,
-            "| {} {} personalised copies of 附2 | {} | {:.1} | {:.0} copies/s | – | {:.1} MB PDF |\n",
+            "| {} {} personalised copies of 附2 | {} | {:.1} | {:.0} copies/s | – | – | {:.1} MB PDF |\n",
             ROWS[4],
             pr.copies,
             pr.pages,
@@ -848,7 +887,8 @@ impl BenchReport {
             "Reading without OCR runs at {per_min:.0} pages/min on {} cores — {} — and at \
              {:.2} × the rate of merely decoding the same JPEGs: per page (wall time, all \
              cores) decoding costs {decode_ms:.1} ms and everything else the scan does \
-             (finding the code, aligning, measuring cells, SQLite, crops) {:.1} ms more. With \
+             (finding the code, aligning, measuring cells, SQLite, crops) {:.1} ms more; in CPU \
+             time per page, {}. With \
              name OCR, 附2 pages go at {ocr_min:.0} pages/min — {}. {growth} Printing {} \
              personalised copies takes {:.1} s. A load average above the core count means \
              other work shared the machine during the run and every rate is lower than on an \
@@ -857,6 +897,14 @@ impl BenchReport {
             verdict(per_min),
             ratio(self.full.rate(), self.decode.rate()),
             (read_ms - decode_ms).max(0.0),
+            match (self.decode.cpu_ms_per_page(), self.full.cpu_ms_per_page()) {
+                (Some(d), Some(f)) => format!(
+                    "decoding costs {d:.1} ms and the whole read {f:.1} ms ({:.2} × decode-only, \
+                     the ratio an idle machine would show)",
+                    ratio(d, f)
+                ),
+                _ => "not measured".to_string(),
+            },
             verdict(ocr_min),
             self.print.copies,
             self.print.seconds,

@@ -98,6 +98,8 @@ pub struct ScanSummary {
     pub ocr: OcrCost,
     /// The process's peak resident memory at the end of the scan (Linux `VmHWM`), in KiB.
     pub peak_rss_kib: Option<u64>,
+    /// CPU time the process used (user + system, all threads), seconds; None off Linux.
+    pub cpu_seconds: Option<f64>,
 }
 
 /// Where OCR time went (thread time summed over workers, engine start-up included).
@@ -137,6 +139,23 @@ impl OcrCounters {
 
 fn nanos(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` times: USER_HZ, 100 on every Linux port.
+const USER_HZ: f64 = 100.0;
+
+/// CPU time this process has used so far (user + system, all threads), seconds; None off
+/// Linux. Unlike wall time it does not grow when other work shares the machine.
+#[must_use]
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; fields after its ')' are plain numbers.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: 0-based 11 and 12 after the ")".
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / USER_HZ)
 }
 
 /// This process's peak resident set (`VmHWM` in `/proc/self/status`), KiB; None off Linux.
@@ -397,6 +416,7 @@ pub fn scan(opts: &ScanOptions, stop: &AtomicBool) -> Result<ScanSummary, ScanEr
     summary.elapsed = start.elapsed();
     summary.ocr = shared.ocr_cost.cost();
     summary.peak_rss_kib = peak_rss_kib();
+    summary.cpu_seconds = process_cpu_seconds();
     Ok(summary)
 }
 
@@ -815,6 +835,19 @@ mod reason_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_and_peak_memory_are_read_from_proc() {
+        let before = process_cpu_seconds().unwrap();
+        // Burn ≈ 50 ms of CPU so the 10 ms clock ticks must move.
+        let t = Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(50) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        assert!(process_cpu_seconds().unwrap() > before);
+        assert!(peak_rss_kib().unwrap() > 1_000);
+    }
 
     #[test]
     fn crops_are_clamped_to_the_image_and_empty_boxes_give_none() {
