@@ -177,8 +177,10 @@ pub fn try_read_page(
     let t = al.transform;
 
     let th = layout.thresholds;
-    let cells = marks::read_cells(&upright, page, &t, marks::Levels::of_page(&ink), th);
-    let (questions, mut flags) = marks::decide(layout, page, &cells, th);
+    let read = marks::read_cells(&upright, page, &t, marks::Levels::of_page(&ink), th);
+    let (questions, mut flags) = marks::decide(layout, page, &read.cells, &read.streaked, th);
+    flags.extend(marks::streak_note(&read));
+    let cells = read.cells;
     let (writing, wflags) = marks::read_writing(&upright, page, &t, ink.level);
     flags.extend(wflags);
     if let Some(f) = serial_flag(&code, ctx) {

@@ -99,9 +99,9 @@ fn fill_in(l: &Layout, img: &mut GrayImage, dpi: f64) -> Vec<String> {
     raster::fill_mm(img, cells(l, &qs[1])[1].tick.inset(0.2), s, 40);
     tick(img, cells(l, &qs[2])[0].tick, dpi);
     tick(img, cells(l, &qs[2])[1].tick, dpi);
-    // A 1.2 mm dot: ≈ 8 % of the measured box, between the thresholds.
+    // A 0.8 mm dot: ≈ 3.7 % of the measured box, between the thresholds (0.02 / 0.05).
     let c = cells(l, &qs[3])[2].tick.center();
-    raster::stroke(img, (c.x * s, c.y * s), (c.x * s, c.y * s), 1.2 * s, 30);
+    raster::stroke(img, (c.x * s, c.y * s), (c.x * s, c.y * s), 0.8 * s, 30);
     qs
 }
 

@@ -1,0 +1,181 @@
+//! Scanner streaks: dirt on the scanner glass draws a thin dark line along the whole feed
+//! direction of every page it scans. It runs straight in *image* space (not along the skewed
+//! form), from edge to edge, through the blank margins where nothing is printed — which is
+//! what tells it from a printed rule, a fold (tilted, soft) or a tick.
+//!
+//! Found on the upright image, both ways (a sideways-fed page shows its streak horizontally).
+
+use image::GrayImage;
+
+/// How much darker (gray levels) a streak pixel is than the paper on both sides of it. The
+/// lightest streaks measured darken the paper by ≥ 40 levels (30 after JPEG smoothing);
+/// scanner noise (±9) averaged over [`ALONG`] pixels stays under 8.
+const STREAK_DROP: u32 = 15;
+/// Pixels averaged along the streak direction per sample: cuts noise by √3.
+const ALONG: usize = 3;
+/// Sample every this many pixels along the streak direction (a streak is long; 1 in 6 is plenty).
+const STEP: usize = 6;
+/// Share of samples over the whole image length that must show the line: crossings with
+/// printed rules, text and ticks hide it locally; a printed vertical rule spans ≤ 80 % of a
+/// page (the corner squares' margin and the header lie outside every table).
+const MIN_SPAN: f64 = 0.85;
+/// The end bands (this share of the length at each end) hold no printed lines; a streak
+/// shows there as well, a printed rule never does.
+const END_BAND: f64 = 0.05;
+/// Share of end-band samples that must show the line (at both ends).
+const MIN_END_SPAN: f64 = 0.6;
+/// Distance to the paper compared on either side, mm, plus the widest streak (3 px).
+const SIDE_MM: f64 = 0.3;
+const STREAK_MAX_PX: usize = 3;
+
+/// A streak across the upright image: pixels `[from, to)` across it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streak {
+    /// Runs top to bottom (a range of columns); else left to right (a range of rows).
+    pub vertical: bool,
+    pub from: i64,
+    pub to: i64,
+}
+
+impl Streak {
+    /// Whether the streak crosses the pixel box `(x0, y0, x1, y1)`.
+    #[must_use]
+    pub fn crosses(&self, b: (i64, i64, i64, i64)) -> bool {
+        let (lo, hi) = if self.vertical {
+            (b.0, b.2)
+        } else {
+            (b.1, b.3)
+        };
+        self.from < hi && self.to > lo
+    }
+}
+
+/// Every streak on the page; `px_per_mm` is the page's scale.
+#[must_use]
+pub fn find(img: &GrayImage, px_per_mm: f64) -> Vec<Streak> {
+    let side = (SIDE_MM * px_per_mm).round() as usize + STREAK_MAX_PX;
+    let mut out = lines(img, side, true);
+    out.extend(lines(img, side, false));
+    out
+}
+
+/// Columns (`vertical`) or rows that look like a streak, merged into ranges.
+fn lines(img: &GrayImage, side: usize, vertical: bool) -> Vec<Streak> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    // `across` indexes columns for a vertical streak; `along` runs down them.
+    let (across, along) = if vertical { (w, h) } else { (h, w) };
+    if across <= 2 * side || along < ALONG * 4 {
+        return Vec::new();
+    }
+    let raw = img.as_raw();
+    let px = |a: usize, l: usize| -> u32 {
+        let (x, y) = if vertical { (a, l) } else { (l, a) };
+        u32::from(raw[y * w + x])
+    };
+    let band = (along as f64 * END_BAND) as usize;
+    let (mut hits, mut end_hits) = (vec![0u32; across], vec![[0u32; 2]; across]);
+    let (mut samples, mut end_samples) = (0u32, [0u32; 2]);
+    let mut sums = vec![0u32; across];
+    for l in (0..along - ALONG).step_by(STEP) {
+        for (a, s) in sums.iter_mut().enumerate() {
+            *s = (l..l + ALONG).map(|k| px(a, k)).sum();
+        }
+        let end = if l < band {
+            Some(0)
+        } else if l + ALONG > along - band {
+            Some(1)
+        } else {
+            None
+        };
+        samples += 1;
+        if let Some(e) = end {
+            end_samples[e] += 1;
+        }
+        for a in side..across - side {
+            let paper = sums[a - side].min(sums[a + side]);
+            if sums[a] + STREAK_DROP * ALONG as u32 <= paper {
+                hits[a] += 1;
+                if let Some(e) = end {
+                    end_hits[a][e] += 1;
+                }
+            }
+        }
+    }
+    let share = |n: u32, of: u32| of > 0 && f64::from(n) >= f64::from(of) * MIN_END_SPAN;
+    let mut out: Vec<Streak> = Vec::new();
+    for a in 0..across {
+        let whole = f64::from(hits[a]) >= f64::from(samples) * MIN_SPAN;
+        let ends = share(end_hits[a][0], end_samples[0]) && share(end_hits[a][1], end_samples[1]);
+        if !(whole && ends) {
+            continue;
+        }
+        let a = a as i64;
+        match out.last_mut() {
+            Some(s) if s.to >= a => s.to = a + 1,
+            _ => out.push(Streak {
+                vertical,
+                from: a,
+                to: a + 1,
+            }),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paper() -> GrayImage {
+        GrayImage::from_pixel(600, 800, image::Luma([230]))
+    }
+
+    #[test]
+    fn a_faint_streak_the_length_of_the_page_is_found() {
+        let mut img = paper();
+        for y in 0..800 {
+            for x in 300..302 {
+                img.put_pixel(x, y, image::Luma([190]));
+            }
+            // A printed rule across the streak hides it locally (it stops short of the
+            // margins, as printed rules do).
+            if (400..404).contains(&y) {
+                for x in 60..540 {
+                    img.put_pixel(x, y, image::Luma([30]));
+                }
+            }
+        }
+        let s = find(&img, 11.8);
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert!(s[0].vertical && s[0].from <= 300 && s[0].to >= 302);
+        assert!(s[0].crosses((290, 10, 310, 20)));
+        assert!(!s[0].crosses((310, 10, 330, 20)));
+    }
+
+    #[test]
+    fn a_printed_rule_that_stops_short_of_the_margins_is_not_a_streak() {
+        let mut img = paper();
+        // 90 % of the height, but not into the end bands.
+        for y in 45..755 {
+            img.put_pixel(200, y, image::Luma([20]));
+        }
+        // A solid square is not a line either.
+        for y in 0..800 {
+            for x in 400..480 {
+                img.put_pixel(x, y, image::Luma([20]));
+            }
+        }
+        assert!(find(&img, 11.8).is_empty());
+    }
+
+    #[test]
+    fn a_sideways_streak_is_found_along_the_rows() {
+        let mut img = paper();
+        for x in 0..600 {
+            img.put_pixel(x, 500, image::Luma([170]));
+        }
+        let s = find(&img, 11.8);
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert!(!s[0].vertical && s[0].from == 500 && s[0].to == 501);
+    }
+}
