@@ -15,9 +15,6 @@ use pingyi::tally::{tally, Status};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
 
-/// (subject, item, chosen option) of one question on one sheet.
-type Value<'a> = (String, String, Option<&'a str>);
-
 /// (form, subject, item, option or "" for blank) → count.
 type Counts = BTreeMap<(String, String, String, String), u64>;
 
