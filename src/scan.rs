@@ -37,8 +37,6 @@ use std::time::{Duration, Instant};
 /// Work items queued per worker: enough that no worker waits for the producer (which opens
 /// files), few enough that queued items cost nothing (they are indexes, not images).
 const QUEUE_PER_WORKER: usize = 4;
-/// Pages committed between returns of freed memory to the OS (see [`release_free_memory`]).
-const TRIM_EVERY_PAGES: usize = 16;
 /// Margin around a flagged question's cells in its review crop, in cell heights: shows the
 /// neighbouring printed lines so the reviewer sees where the box is.
 const CROP_MARGIN_CELLS: u32 = 1;
@@ -597,9 +595,6 @@ fn write_events(
                     let recorded = store.record_page(rec)?;
                     tally_page(summary, &reading, recorded.duplicate_of.is_some());
                     bar.inc(1);
-                    if summary.pages().is_multiple_of(TRIM_EVERY_PAGES) {
-                        release_free_memory();
-                    }
                     if let Some(n) = pending.get_mut(&sha256) {
                         *n = n.saturating_sub(1);
                         if *n == 0 && !interrupted_files.contains(&sha256) {
@@ -619,25 +614,6 @@ fn write_events(
     }
     result
 }
-
-/// Give freed memory back to the OS. Each worker frees an ≈ 9 MB page image or two per page;
-/// glibc keeps such chunks in the worker's arena, and a scan's peak resident memory crept from
-/// 67 MiB (100 pages) to 116 MiB (400 pages). Trimming every 16 pages: 95 MiB, no measurable
-/// CPU cost (trimming every page was no better; a fixed mmap threshold cost +7 ms per page).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_free_memory() {
-    extern "C" {
-        fn malloc_trim(pad: usize) -> std::os::raw::c_int;
-    }
-    // SAFETY: glibc's malloc_trim takes no pointers; it walks its own arenas under their locks
-    // and is safe to call from any thread at any time.
-    unsafe {
-        malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_memory() {}
 
 fn tally_page(summary: &mut ScanSummary, reading: &PageReading, duplicate: bool) {
     match reading.status {
