@@ -120,7 +120,16 @@ fn a_page_rendered_at_300_dpi_has_its_four_marks_where_the_layout_says() {
         .load_layout(&truth.layout_hash)
         .unwrap();
     let page = &layout.pages[0];
-    let rendered = template::render(Path::new(&truth.printed_pdf), 1, 300, d.path()).unwrap();
+    let rendered = template::render(
+        &CampaignFolder::open(&o.campaign)
+            .unwrap()
+            .root
+            .join(&truth.printed_pdf),
+        1,
+        300,
+        d.path(),
+    )
+    .unwrap();
     // Before the scanner: within 1 mm.
     for m in page.marks {
         let c = m.center();

@@ -410,7 +410,12 @@ pub fn run(opts: &SimulateOptions) -> Result<Truth, SimError> {
         seed: opts.seed,
         dpi: opts.dpi as f32,
         format: opts.format.name().to_string(),
-        printed_pdf: pdf_path.display().to_string(),
+        // Relative to the campaign folder: the same seed gives the same truth anywhere.
+        printed_pdf: pdf_path
+            .strip_prefix(&folder.root)
+            .unwrap_or(&pdf_path)
+            .display()
+            .to_string(),
         pages,
         sheets: ctx.plans.into_iter().map(|p| p.truth).collect(),
     };

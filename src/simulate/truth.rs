@@ -29,7 +29,7 @@ pub struct Truth {
     pub seed: u64,
     pub dpi: f32,
     pub format: String,
-    /// The printed PDF the sheets came from (relative to the output folder).
+    /// The printed PDF the sheets came from (relative to the campaign folder).
     pub printed_pdf: String,
     /// Every output page, in the order a scanner would have produced them.
     pub pages: Vec<PageTruth>,
