@@ -26,6 +26,7 @@ use crate::reading::{
 use crate::units::{PointMm, RectMm};
 use image::GrayImage;
 
+pub mod edge;
 pub mod streaks;
 pub use streaks::Streak;
 
@@ -234,6 +235,8 @@ struct Measured {
     stray: f64,
     /// A straight line runs through the whole box (streak, fold).
     line: bool,
+    /// A pen stroke lies on or just around the box (see [`edge::pen_near`]).
+    pen_near: bool,
 }
 
 /// Measure one tick box.
@@ -289,6 +292,7 @@ fn measure_cell(img: &GrayImage, t: &Transform, cell: &AnswerCell, lv: Levels) -
             found,
             stray: 0.0,
             line: false,
+            pen_near: false,
         };
     }
     let score = f64::from(sums.count(inner.0, inner.1, inner.2, inner.3)) / inner_area as f64;
@@ -304,12 +308,14 @@ fn measure_cell(img: &GrayImage, t: &Transform, cell: &AnswerCell, lv: Levels) -
     );
     let stray =
         f64::from(sums.count(c.0, c.1, c.2, c.3)) - f64::from(sums.count(ko.0, ko.1, ko.2, ko.3));
+    let pen_near = edge::pen_near(img, found, c, s, ring, lv.drop);
     Measured {
         score,
         faint,
         found,
         stray: stray.max(0.0) / inner_area as f64,
         line,
+        pen_near,
     }
 }
 
@@ -378,6 +384,8 @@ pub struct Levels {
     pub dark: u8,
     /// A faint pen: anything this much darker than the paper (see [`FAINT_DROP`]).
     pub faint: u8,
+    /// That faint pen's margin below the paper, in gray levels.
+    pub drop: u8,
 }
 
 impl Levels {
@@ -389,6 +397,7 @@ impl Levels {
         Self {
             dark: o.level,
             faint: faint.max(o.level),
+            drop: (FAINT_DROP * contrast).clamp(1.0, 255.0) as u8,
         }
     }
 }
@@ -469,7 +478,9 @@ pub fn read_cells(
         }
         // Ink beside the box, or light ink in it, is never a confident mark
         // and never a confident blank: a person looks.
-        if class == CellClass::Empty && (m.stray >= STRAY_MIN_SHARE || m.faint >= FAINT_MIN_SHARE) {
+        if class == CellClass::Empty
+            && (m.stray >= STRAY_MIN_SHARE || m.faint >= FAINT_MIN_SHARE || m.pen_near)
+        {
             class = CellClass::Marginal;
         }
         // Dirt on the scanner glass darkens every box it crosses, ticked or not.

@@ -360,7 +360,17 @@ fn full_table() {
 #[test]
 #[ignore = "about a minute; the hard row of `full_table`"]
 fn hard_row() {
-    let seed = 300;
+    one_row(Profile::Hard, 300);
+}
+
+/// The `office` row of the full table alone (same stacks and seed), for tuning.
+#[test]
+#[ignore = "about a minute; the office row of `full_table`"]
+fn office_row() {
+    one_row(Profile::Office, 200);
+}
+
+fn one_row(profile: Profile, seed: u64) {
     let stacks = vec![
         stack("member", Some("jiguan1"), 40, seed + 1, 300, PdfJpeg),
         stack("member", Some("jiguan2"), 40, seed + 2, 200, PdfJpeg),
@@ -370,7 +380,7 @@ fn hard_row() {
         stack("window", None, 40, seed + 6, 150, PdfJpeg),
         stack("branch", None, 60, seed + 7, 300, PdfJpeg),
     ];
-    let t = measure(Profile::Hard, &stacks);
-    eprint!("{}", report("hard", &t, true));
-    eprintln!("{HEADER}\n{}", row("hard", &t));
+    let t = measure(profile, &stacks);
+    eprint!("{}", report(profile.name(), &t, true));
+    eprintln!("{HEADER}\n{}", row(profile.name(), &t));
 }

@@ -247,14 +247,22 @@ fn noise(img: &mut GrayImage, amp: f64, seed: u64) {
     }
 }
 
+/// Office scanners' black-and-white "text" mode cuts high (or adaptively) so pencil and a
+/// light pen survive: faint pen (gray 140–175) stays black, paper (≥ 206 with `hard` noise) white.
+const TEXT_THRESHOLD: i32 = 190;
+
 /// 1-bit output: a fixed threshold (office scanners' "text" mode) or Floyd–Steinberg dither
 /// ("photo" mode). Pixels become 0 or 255.
 pub fn bilevel(img: &mut GrayImage, dither: bool) {
-    // The middle of the range, as scanners' default "text" threshold.
+    // Error diffusion splits at the middle of the range, so mid-gray dithers to half black.
     let threshold = 128i32;
     if !dither {
         for p in img.as_mut().iter_mut() {
-            *p = if i32::from(*p) < threshold { 0 } else { 255 };
+            *p = if i32::from(*p) < TEXT_THRESHOLD {
+                0
+            } else {
+                255
+            };
         }
         return;
     }
@@ -297,6 +305,13 @@ mod tests {
         assert_eq!(applied.rotation, 0);
         assert!(out.get_pixel(230, 130).0[0] < 60);
         assert!(out.get_pixel(50, 50).0[0] > 220);
+    }
+
+    #[test]
+    fn text_threshold_keeps_a_faint_pen_and_drops_dim_paper() {
+        let mut img = GrayImage::from_fn(2, 1, |x, _| image::Luma([[170, 212][x as usize]]));
+        bilevel(&mut img, false);
+        assert_eq!(img.as_raw(), &vec![0, 255]);
     }
 
     #[test]
