@@ -4,27 +4,27 @@
 //! contract) → `print` → `pages` (read scanned inputs) → `align` → `marks` → `ocr` →
 //! `review` → `tally` → `report`.
 
+pub mod align;
+pub mod annotate;
+pub mod bench;
 pub mod campaign;
 pub mod code;
+pub mod export;
 pub mod folder;
 pub mod form;
 pub mod layout;
+pub mod marks;
 pub mod ocr;
 pub mod pages;
 pub mod print;
-pub mod reading;
-pub mod review;
-pub mod report;
-pub mod sheet;
-pub mod simulate;
-pub mod tally;
-pub mod store;
-pub mod units;
-pub mod align;
-pub mod marks;
 pub mod raster;
 pub mod read;
+pub mod reading;
+pub mod report;
+pub mod review;
 pub mod scan;
-pub mod export;
-pub mod annotate;
-pub mod bench;
+pub mod sheet;
+pub mod simulate;
+pub mod store;
+pub mod tally;
+pub mod units;

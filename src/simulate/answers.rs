@@ -384,7 +384,9 @@ mod tests {
     fn recommendations_are_mostly_five_or_fewer_but_sometimes_more() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let c = ["a", "b", "c", "d", "e", "f", "g"];
-        let counts: Vec<usize> = (0..1000).map(|_| recommended(&mut rng, &c, false).len()).collect();
+        let counts: Vec<usize> = (0..1000)
+            .map(|_| recommended(&mut rng, &c, false).len())
+            .collect();
         let over = counts.iter().filter(|&&k| k > 5).count();
         assert!(over > 10 && over < 120, "{over}");
     }
