@@ -158,7 +158,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PrintError> {
 }
 
 /// Now, as RFC 3339 UTC (`2026-11-05T09:30:00Z`), without a date-time crate.
-fn rfc3339_now() -> String {
+pub fn rfc3339_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

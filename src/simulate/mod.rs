@@ -333,7 +333,7 @@ pub fn run(opts: &SimulateOptions) -> Result<Truth, SimError> {
         branch: layout.branch.clone(),
         layout_hash: layout.hash.clone(),
         pages_per_sheet: layout.pages.len() as u32,
-        printed_at: now_rfc3339(),
+        printed_at: crate::print::rfc3339_now(),
         pdf: pdf_path.display().to_string(),
         serials: serials.clone(),
     })?;
@@ -718,28 +718,4 @@ fn write_single(
         )
         .map_err(enc_err)
     }
-}
-
-/// Now as RFC 3339 UTC, for the print record (Hinnant's days → civil date).
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
