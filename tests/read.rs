@@ -149,6 +149,18 @@ fn assert_filled_in(l: &Layout, r: &pingyi::reading::PageReading, qs: &[String])
 }
 
 #[test]
+fn a_fourth_form_written_only_as_data_reads_like_the_seed_forms() {
+    let c = Campaign::load(&root().join("fixtures/campaign/campaign.toml")).unwrap();
+    let f = pingyi::form::load_file(&root().join("fixtures/forms/course.toml")).unwrap();
+    let l = layout(&f, &c, None).unwrap();
+    let mut img = render(&l, 200.0);
+    let qs = fill_in(&l, &mut img, 200.0);
+    let (r, _) = read_page(&img, Some(200.0), &ctx(&[&l]));
+    assert_filled_in(&l, &r, &qs);
+    assert_eq!(r.questions.len(), 5);
+}
+
+#[test]
 fn each_seed_form_reads_ticks_fills_overvotes_and_dots_at_200_dpi() {
     for id in ["branch", "member", "window"] {
         let l = seed_layout(id);
