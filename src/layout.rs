@@ -23,6 +23,10 @@ const CONTENT_TOP: f64 = 18.0;
 /// Side of the QR code's box. A version-4 code (33 modules + 2-module quiet zone each side)
 /// gets 0.7 mm modules: ≥ 4 px at 150 dpi.
 pub const CODE_SIZE: f64 = 26.0;
+/// Gap between the code's box and the paper's right edge (the content margin) and bottom edge
+/// (below the serial line): the reader looks for the code there first.
+pub const CODE_FROM_RIGHT: f64 = MARGIN_X;
+pub const CODE_FROM_BOTTOM: f64 = 16.0;
 /// Height kept free at the bottom for the code, the serial line and the bottom marks.
 const FOOTER: f64 = 46.0;
 /// Side of a tick box: big enough to aim a ✓ at, small enough for 附2's 17 columns.
@@ -276,8 +280,8 @@ impl Pager<'_> {
                 m(MARK_INSET, far_y),
             ],
             code: RectMm::new(
-                w - MARGIN_X - CODE_SIZE,
-                h - 16.0 - CODE_SIZE,
+                w - CODE_FROM_RIGHT - CODE_SIZE,
+                h - CODE_FROM_BOTTOM - CODE_SIZE,
                 CODE_SIZE,
                 CODE_SIZE,
             ),

@@ -27,9 +27,14 @@ pub const BLANK_INK_SHARE: f64 = 0.003;
 /// Smallest image side worth looking at: an A4 page at 25 dpi. Anything smaller is a thumbnail
 /// or a broken file, and the corner squares would be 6 px.
 const MIN_SIDE_PX: u32 = 200;
-/// The corner crop searched for the code, as a share of the upright page: the code sits in the
-/// bottom-right 22 % × 14 % of every layout (portrait or landscape), with room for scaling.
+/// The wide corner crop searched for the code when the near one fails, as a share of the
+/// upright page: the code sits in the bottom-right 22 % × 14 % of every layout (portrait or
+/// landscape), with room for scaling and for scans with a wide border.
 const CODE_CROP: (f64, f64) = (0.35, 0.25);
+/// The near crop reaches this far (mm) around the code's printed box: more than the largest
+/// shift of a page on the scanner glass plus a skew's swing at the corner (the corner squares
+/// are searched as far). Half the wide crop's pixels, so it is tried first.
+const CODE_REACH_MM: f64 = 12.0;
 /// Pixels per QR module the decoder needs to work reliably; above twice this the crop is
 /// first tried downsampled (4× fewer pixels).
 const QR_MODULE_PX: f64 = 4.0;
@@ -109,7 +114,7 @@ pub enum Outcome {
 /// Read one page image. Never panics; every failure becomes a rejected reading with a reason.
 #[must_use]
 pub fn read_page(
-    image: &GrayImage,
+    image: GrayImage,
     dpi: Option<f32>,
     ctx: &ReadContext,
 ) -> (PageReading, Option<Aligned>) {
@@ -132,7 +137,7 @@ pub fn read_page(
 /// # Errors
 /// [`ReadError`]: too small, no code, not our code, unknown layout or page, not alignable.
 pub fn try_read_page(
-    image: &GrayImage,
+    image: GrayImage,
     dpi: Option<f32>,
     ctx: &ReadContext,
 ) -> Result<Outcome, ReadError> {
@@ -143,11 +148,11 @@ pub fn try_read_page(
             height: h,
         });
     }
-    let ink = marks::page_ink(image);
+    let ink = marks::page_ink(&image);
     if ink.dark_share < BLANK_INK_SHARE {
         return Ok(Outcome::Blank);
     }
-    let found = identify(image)?;
+    let found = identify(&image)?;
     let code = found.code;
     let layout = ctx
         .layouts
@@ -243,13 +248,13 @@ fn expected_scale(img: &GrayImage, paper: SizeMm, dpi: Option<f32>) -> f64 {
     }
 }
 
-/// Undo a clockwise rotation of `rotation` degrees.
-fn turn_upright(img: &GrayImage, rotation: u32) -> GrayImage {
+/// Undo a clockwise rotation of `rotation` degrees (an upright scan is kept, not copied).
+fn turn_upright(img: GrayImage, rotation: u32) -> GrayImage {
     match rotation {
-        90 => image::imageops::rotate270(img),
-        180 => image::imageops::rotate180(img),
-        270 => image::imageops::rotate90(img),
-        _ => img.clone(),
+        90 => image::imageops::rotate270(&img),
+        180 => image::imageops::rotate180(&img),
+        270 => image::imageops::rotate90(&img),
+        _ => img,
     }
 }
 
@@ -282,21 +287,38 @@ enum Prep {
     Cleaned,
 }
 
-/// Decode the page code from the corner where each rotation would put it.
+/// How far from the corner the code is looked for.
+#[derive(Clone, Copy, PartialEq)]
+enum Reach {
+    /// Around where the layout prints it, give or take [`CODE_REACH_MM`].
+    Near,
+    /// The page's whole bottom-right corner ([`CODE_CROP`]).
+    Wide,
+}
+
+/// Decode the page code from the corner where each rotation would put it: first near its
+/// printed place, downsampled (nearly every page ends there), then over the wide corner at
+/// full resolution and cleaned of noise.
 fn identify(img: &GrayImage) -> Result<Found, ReadError> {
     let (w, h) = img.dimensions();
     let s = f64::from(w.max(h)) / A4_LONG_MM;
     let factor = ((s * QR_MODULE_MM / QR_MODULE_PX).floor() as u32).max(1);
-    let mut preps = vec![Prep::Scaled(factor)];
+    let mut tries = vec![
+        (Reach::Near, Prep::Scaled(factor)),
+        (Reach::Wide, Prep::Scaled(factor)),
+    ];
     if factor > 1 {
-        preps.push(Prep::Scaled(1));
+        tries.push((Reach::Wide, Prep::Scaled(1)));
     }
-    preps.push(Prep::Cleaned);
+    tries.push((Reach::Wide, Prep::Cleaned));
     let mut foreign = None;
-    for prep in preps {
+    for (reach, prep) in tries {
         // Upright first, then upside down (the usual feeder mistakes), then sideways.
         for hyp in [0u32, 180, 90, 270] {
-            let (x0, y0, cw, ch) = corner_crop(w, h, hyp);
+            let (x0, y0, cw, ch) = match reach {
+                Reach::Near => near_crop(w, h, s, hyp),
+                Reach::Wide => corner_crop(w, h, hyp),
+            };
             for (text, centre, rotation) in decode_crop(img, x0, y0, cw, ch, prep) {
                 match PageCode::parse(&text) {
                     Ok(code) => {
@@ -333,6 +355,34 @@ fn corner_crop(w: u32, h: u32, rotation: u32) -> (u32, u32, u32, u32) {
         180 => (0, 0, cw, ch),
         _ => (right, 0, cw, ch),
     }
+}
+
+/// The crop (x, y, w, h) around where the code is printed, if the scan (`s` pixels per mm) is
+/// the upright page turned clockwise by `rotation`.
+fn near_crop(w: u32, h: u32, s: f64, rotation: u32) -> (u32, u32, u32, u32) {
+    use crate::layout::{CODE_FROM_BOTTOM, CODE_FROM_RIGHT, CODE_SIZE};
+    let px = |mm: f64| (mm * s).round().max(0.0) as u32;
+    // Distances from the upright page's right and bottom edges, [near, far).
+    let right = (
+        px(CODE_FROM_RIGHT - CODE_REACH_MM),
+        px(CODE_FROM_RIGHT + CODE_SIZE + CODE_REACH_MM),
+    );
+    let bottom = (
+        px(CODE_FROM_BOTTOM - CODE_REACH_MM),
+        px(CODE_FROM_BOTTOM + CODE_SIZE + CODE_REACH_MM),
+    );
+    // Where those edges lie in the scan: a clockwise turn moves the upright right edge to
+    // the scan's bottom (90°), left (180°) or top (270°).
+    let from_far =
+        |size: u32, (near, far): (u32, u32)| (size.saturating_sub(far), size.saturating_sub(near));
+    let ((x0, x1), (y0, y1)) = match rotation {
+        0 => (from_far(w, right), from_far(h, bottom)),
+        90 => (bottom, from_far(h, right)),
+        180 => (right, bottom),
+        _ => (from_far(w, bottom), right),
+    };
+    let (x1, y1) = (x1.min(w), y1.min(h));
+    (x0.min(x1), y0.min(y1), x1 - x0.min(x1), y1 - y0.min(y1))
 }
 
 /// Every decodable QR code in a crop: (text, centre in scan pixels, clockwise rotation).
@@ -438,6 +488,48 @@ mod tests {
         for r in [0, 90, 180, 270] {
             let (x, y, w, h) = corner_crop(2480, 3508, r);
             assert!(x + w <= 2480 && y + h <= 3508);
+            let (x, y, w, h) = near_crop(2480, 3508, 11.8, r);
+            assert!(x + w <= 2480 && y + h <= 3508, "{r}: {x} {y} {w} {h}");
+            // Tiny images give empty crops, not wrapped-around ones.
+            let (x, y, w, h) = near_crop(50, 60, 11.8, r);
+            assert!(x + w <= 50 && y + h <= 60);
+        }
+    }
+
+    #[test]
+    fn the_near_crop_holds_the_printed_code_in_every_orientation() {
+        use crate::layout::{CODE_FROM_BOTTOM, CODE_FROM_RIGHT, CODE_SIZE};
+        // A4 portrait at 10 px/mm: the code's box, upright, in pixels.
+        let (pw, ph, s) = (2100u32, 2970u32, 10.0);
+        let x0 = f64::from(pw) - (CODE_FROM_RIGHT + CODE_SIZE) * s;
+        let y0 = f64::from(ph) - (CODE_FROM_BOTTOM + CODE_SIZE) * s;
+        let corners = [(x0, y0), (x0 + CODE_SIZE * s, y0 + CODE_SIZE * s)];
+        for r in [0, 90, 180, 270] {
+            // The scan is the upright page turned clockwise by r.
+            let (sw, sh) = if r % 180 == 0 { (pw, ph) } else { (ph, pw) };
+            let (cx, cy, cw, ch) = near_crop(sw, sh, s, r);
+            for &(ux, uy) in &corners {
+                let (fx, fy) = (f64::from(pw), f64::from(ph));
+                let (x, y) = match r {
+                    90 => (fy - uy, ux),
+                    180 => (fx - ux, fy - uy),
+                    270 => (uy, fx - ux),
+                    _ => (ux, uy),
+                };
+                assert!(
+                    x >= f64::from(cx) + 100.0 && x <= f64::from(cx + cw) - 100.0,
+                    "{r}°: x {x} not well inside {cx}..{}",
+                    cx + cw
+                );
+                assert!(
+                    y >= f64::from(cy) + 100.0 && y <= f64::from(cy + ch) - 100.0,
+                    "{r}°: y {y} not well inside {cy}..{}",
+                    cy + ch
+                );
+            }
+            // About half the wide crop's area.
+            let (_, _, ww, wh) = corner_crop(sw, sh, r);
+            assert!(u64::from(cw) * u64::from(ch) * 2 < u64::from(ww) * u64::from(wh) * 11 / 10);
         }
     }
 

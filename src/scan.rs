@@ -654,8 +654,7 @@ fn read_one(shared: &Shared, work: &Work) -> (PageReading, Vec<Option<String>>) 
         Ok(p) => p,
         Err(e) => return (PageReading::rejected(page_reason(&e)), Vec::new()),
     };
-    let (mut reading, aligned) = read::read_page(&page.image, page.dpi, &shared.context);
-    drop(page);
+    let (mut reading, aligned) = read::read_page(page.image, page.dpi, &shared.context);
     let Some(aligned) = aligned else {
         return (reading, Vec::new());
     };

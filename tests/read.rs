@@ -155,7 +155,7 @@ fn a_fourth_form_written_only_as_data_reads_like_the_seed_forms() {
     let l = layout(&f, &c, None).unwrap();
     let mut img = render(&l, 200.0);
     let qs = fill_in(&l, &mut img, 200.0);
-    let (r, _) = read_page(&img, Some(200.0), &ctx(&[&l]));
+    let (r, _) = read_page(img.clone(), Some(200.0), &ctx(&[&l]));
     assert_filled_in(&l, &r, &qs);
     assert_eq!(r.questions.len(), 5);
 }
@@ -166,7 +166,7 @@ fn each_seed_form_reads_ticks_fills_overvotes_and_dots_at_200_dpi() {
         let l = seed_layout(id);
         let mut img = render(&l, 200.0);
         let qs = fill_in(&l, &mut img, 200.0);
-        let (r, a) = read_page(&img, Some(200.0), &ctx(&[&l]));
+        let (r, a) = read_page(img.clone(), Some(200.0), &ctx(&[&l]));
         assert_filled_in(&l, &r, &qs);
         assert_eq!(r.rotation, 0);
         let a = a.unwrap();
@@ -186,7 +186,7 @@ fn the_check_item_of_the_member_form_reads_yes_or_blank() {
         .clone();
     let mut img = render(&l, 200.0);
     tick(&mut img, q.tick, 200.0);
-    let (r, _) = read_page(&img, None, &ctx(&[&l]));
+    let (r, _) = read_page(img.clone(), None, &ctx(&[&l]));
     assert_eq!(
         state(&r, &q.question),
         (QuestionState::Answer, Some("yes".into()))
@@ -206,7 +206,7 @@ fn pages_read_at_150_200_and_300_dpi() {
     for dpi in [150.0, 200.0, 300.0] {
         let mut img = render(&l, dpi);
         let qs = fill_in(&l, &mut img, dpi);
-        let (r, _) = read_page(&img, Some(dpi as f32), &ctx(&[&l]));
+        let (r, _) = read_page(img.clone(), Some(dpi as f32), &ctx(&[&l]));
         assert_filled_in(&l, &r, &qs);
         assert!(
             (f64::from(r.dpi.unwrap()) - dpi).abs() < dpi * 0.01,
@@ -227,7 +227,7 @@ fn turned_pages_are_read_and_their_rotation_recorded() {
             (180, imageops::rotate180(&img)),
             (270, imageops::rotate270(&img)),
         ] {
-            let (r, a) = read_page(&turned, Some(150.0), &ctx(&[&l]));
+            let (r, a) = read_page(turned.clone(), Some(150.0), &ctx(&[&l]));
             assert_eq!(r.rotation, rot, "{id}");
             assert_filled_in(&l, &r, &qs);
             assert_eq!(a.unwrap().image.dimensions(), img.dimensions());
@@ -258,7 +258,7 @@ fn a_page_printed_at_97_percent_and_shifted_reads_the_same() {
     let mut img = render(&l, dpi);
     let qs = fill_in(&l, &mut img, dpi);
     let shifted = scaled(&img, 0.97, 25, -18);
-    let (r, _) = read_page(&shifted, Some(300.0), &ctx(&[&l]));
+    let (r, _) = read_page(shifted.clone(), Some(300.0), &ctx(&[&l]));
     assert_filled_in(&l, &r, &qs);
     assert!(
         (f64::from(r.dpi.unwrap()) / 291.0 - 1.0).abs() < 0.01,
@@ -278,7 +278,7 @@ fn a_slightly_skewed_scan_reads_the_same() {
         imageproc::geometric_transformations::Interpolation::Bilinear,
         imageproc::geometric_transformations::Border::Constant(Luma([255])),
     );
-    let (r, _) = read_page(&skewed, Some(200.0), &ctx(&[&l]));
+    let (r, _) = read_page(skewed.clone(), Some(200.0), &ctx(&[&l]));
     assert_filled_in(&l, &r, &qs);
 }
 
@@ -292,10 +292,10 @@ fn one_covered_corner_square_is_not_missed_but_two_reject_the_page_with_the_evid
     let mut img = render(&l, 200.0);
     let qs = fill_in(&l, &mut img, 200.0);
     cover_mark(&l, &mut img, 0, 200.0);
-    let (r, _) = read_page(&img, Some(200.0), &ctx(&[&l]));
+    let (r, _) = read_page(img.clone(), Some(200.0), &ctx(&[&l]));
     assert_filled_in(&l, &r, &qs);
     cover_mark(&l, &mut img, 2, 200.0);
-    match try_read_page(&img, Some(200.0), &ctx(&[&l])) {
+    match try_read_page(img.clone(), Some(200.0), &ctx(&[&l])) {
         Err(ReadError::Align {
             source: AlignError::MarksMissing { found, missing },
             code,
@@ -307,7 +307,7 @@ fn one_covered_corner_square_is_not_missed_but_two_reject_the_page_with_the_evid
         }
         other => panic!("expected missing marks, got {other:?}"),
     }
-    let (r, a) = read_page(&img, Some(200.0), &ctx(&[&l]));
+    let (r, a) = read_page(img.clone(), Some(200.0), &ctx(&[&l]));
     assert_eq!(r.status, PageStatus::Rejected);
     assert!(r.reason.unwrap().contains("top-left, bottom-right"));
     assert!(r.code.is_some() && a.is_none());
@@ -319,7 +319,7 @@ fn a_page_at_the_wrong_size_is_rejected_not_guessed() {
     let img = render(&l, 200.0);
     // Printed at 85 %: every box would be 0.75 mm off by the page edge.
     let small = scaled(&img, 0.85, 0, 0);
-    match try_read_page(&small, Some(200.0), &ctx(&[&l])) {
+    match try_read_page(small.clone(), Some(200.0), &ctx(&[&l])) {
         Err(ReadError::Align {
             source: AlignError::WrongScale { scale_x, scale_y },
             ..
@@ -355,7 +355,7 @@ fn a_blank_duplex_back_is_blank_even_with_speckle() {
             60,
         );
     }
-    let (r, a) = read_page(&img, Some(200.0), &ctx(&[&l]));
+    let (r, a) = read_page(img.clone(), Some(200.0), &ctx(&[&l]));
     assert_eq!(r.status, PageStatus::Blank);
     assert!(a.is_none());
 }
@@ -365,7 +365,7 @@ fn noise_and_pages_without_a_code_are_rejected_with_a_reason() {
     let l = seed_layout("branch");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
     let noise = GrayImage::from_fn(1240, 1754, |_, _| Luma([rng.random()]));
-    let (r, _) = read_page(&noise, None, &ctx(&[&l]));
+    let (r, _) = read_page(noise.clone(), None, &ctx(&[&l]));
     assert_eq!(r.status, PageStatus::Rejected);
     assert_eq!(
         r.reason.as_deref(),
@@ -373,7 +373,7 @@ fn noise_and_pages_without_a_code_are_rejected_with_a_reason() {
     );
     let no_code = raster::render_page(l.size, &l.pages[0], None, 150.0).unwrap();
     assert!(matches!(
-        try_read_page(&no_code, None, &ctx(&[&l])),
+        try_read_page(no_code.clone(), None, &ctx(&[&l])),
         Err(ReadError::NoCode)
     ));
 }
@@ -383,7 +383,7 @@ fn a_layout_never_printed_is_rejected_and_an_unknown_serial_flagged() {
     let l = seed_layout("branch");
     let other = seed_layout("window");
     let img = render(&l, 150.0);
-    let (r, _) = read_page(&img, None, &ctx(&[&other]));
+    let (r, _) = read_page(img.clone(), None, &ctx(&[&other]));
     assert_eq!(
         r.reason.unwrap(),
         format!(
@@ -393,7 +393,7 @@ fn a_layout_never_printed_is_rejected_and_an_unknown_serial_flagged() {
     );
     let stranger =
         raster::render_page(l.size, &l.pages[0], Some(&code(&l, "ZZZZ0000")), 150.0).unwrap();
-    let (r, _) = read_page(&stranger, None, &ctx(&[&l]));
+    let (r, _) = read_page(stranger.clone(), None, &ctx(&[&l]));
     assert_eq!(r.status, PageStatus::Read);
     let f = r
         .flags
@@ -430,7 +430,7 @@ fn writing_in_the_integrity_box_raises_its_flag_and_a_tick_beside_a_box_is_margi
     let c = cells(&l, &q)[1];
     let beside = RectMm::new(c.tick.right() + 1.5, c.tick.y, 4.0, 4.0);
     tick(&mut img, beside, dpi);
-    let (r, _) = read_page(&img, Some(200.0), &ctx(&[&l]));
+    let (r, _) = read_page(img.clone(), Some(200.0), &ctx(&[&l]));
     let w = r.writing.iter().find(|x| x.id == wa.id).unwrap();
     assert!(w.has_writing);
     assert!(r
@@ -451,14 +451,14 @@ fn writing_in_the_integrity_box_raises_its_flag_and_a_tick_beside_a_box_is_margi
 fn tiny_and_empty_images_are_rejected_without_panicking() {
     let l = seed_layout("branch");
     for (w, h) in [(0, 0), (1, 1), (0, 500), (199, 3000)] {
-        let (r, a) = read_page(&GrayImage::new(w, h), Some(300.0), &ctx(&[&l]));
+        let (r, a) = read_page(GrayImage::new(w, h), Some(300.0), &ctx(&[&l]));
         assert_eq!(r.status, PageStatus::Rejected);
         assert!(a.is_none());
     }
     // Absurd dpi claims fall back to the image size.
     let img = render(&l, 150.0);
     for dpi in [f32::NAN, 0.0, -5.0, 1e9] {
-        let (r, _) = read_page(&img, Some(dpi), &ctx(&[&l]));
+        let (r, _) = read_page(img.clone(), Some(dpi), &ctx(&[&l]));
         assert_eq!(r.status, PageStatus::Read);
     }
 }
@@ -477,6 +477,6 @@ fn a_noisy_150_dpi_scan_still_reads() {
             p.0[0] = if rng.random() { 0 } else { 255 };
         }
     }
-    let (r, _) = read_page(&img, Some(150.0), &ctx(&[&l]));
+    let (r, _) = read_page(img.clone(), Some(150.0), &ctx(&[&l]));
     assert_filled_in(&l, &r, &qs);
 }

@@ -60,6 +60,9 @@ pub fn find(img: &GrayImage, px_per_mm: f64) -> Vec<Streak> {
 }
 
 /// Columns (`vertical`) or rows that look like a streak, merged into ranges.
+///
+/// A streak must show in both end bands, so those few samples are measured first for every
+/// line across; only the lines passing there are followed along the whole length.
 fn lines(img: &GrayImage, side: usize, vertical: bool) -> Vec<Streak> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     // `across` indexes columns for a vertical streak; `along` runs down them.
@@ -68,58 +71,57 @@ fn lines(img: &GrayImage, side: usize, vertical: bool) -> Vec<Streak> {
         return Vec::new();
     }
     let raw = img.as_raw();
+    // Sum of ALONG pixels starting at `l` along line `a`.
+    let sum = |a: usize, l: usize| -> u32 {
+        (l..l + ALONG)
+            .map(|k| {
+                let i = if vertical { k * w + a } else { a * w + k };
+                u32::from(raw[i])
+            })
+            .sum()
+    };
     let band = (along as f64 * END_BAND) as usize;
-    let (mut hits, mut end_hits) = (vec![0u32; across], vec![[0u32; 2]; across]);
-    let (mut samples, mut end_samples) = (0u32, [0u32; 2]);
-    // Sums of ALONG pixels at every sampled position, computed in one row-major pass (reading
-    // the image across rows for each sample was most of this function's time).
     let starts: Vec<usize> = (0..along - ALONG).step_by(STEP).collect();
-    let mut table = vec![0u32; starts.len() * across];
-    if vertical {
-        for (i, &l) in starts.iter().enumerate() {
-            let dst = &mut table[i * across..(i + 1) * across];
-            for k in l..l + ALONG {
-                for (d, &p) in dst.iter_mut().zip(&raw[k * w..(k + 1) * w]) {
-                    *d += u32::from(p);
+    let ends: [Vec<usize>; 2] = [
+        starts.iter().copied().filter(|&l| l < band).collect(),
+        starts
+            .iter()
+            .copied()
+            .filter(|&l| l >= band && l + ALONG > along - band)
+            .collect(),
+    ];
+    // End bands, every line across: sums in one pass in memory order.
+    let mut end_hits = vec![[0u32; 2]; across];
+    let mut sums = vec![0u32; across];
+    for (e, band_starts) in ends.iter().enumerate() {
+        for &l in band_starts {
+            if vertical {
+                sums.iter_mut().for_each(|s| *s = 0);
+                for k in l..l + ALONG {
+                    for (d, &p) in sums.iter_mut().zip(&raw[k * w..(k + 1) * w]) {
+                        *d += u32::from(p);
+                    }
+                }
+            } else {
+                for (a, s) in sums.iter_mut().enumerate() {
+                    *s = sum(a, l);
                 }
             }
-        }
-    } else {
-        for (y, row) in raw.chunks_exact(w).enumerate().take(across) {
-            for (i, &l) in starts.iter().enumerate() {
-                table[i * across + y] = row[l..l + ALONG].iter().map(|&p| u32::from(p)).sum();
+            for a in side..across - side {
+                end_hits[a][e] += u32::from(darker(sums[a - side], sums[a], sums[a + side]));
             }
         }
     }
-    for (i, &l) in starts.iter().enumerate() {
-        let sums = &table[i * across..(i + 1) * across];
-        let end = if l < band {
-            Some(0)
-        } else if l + ALONG > along - band {
-            Some(1)
-        } else {
-            None
-        };
-        samples += 1;
-        if let Some(e) = end {
-            end_samples[e] += 1;
-        }
-        for a in side..across - side {
-            let paper = sums[a - side].min(sums[a + side]);
-            if sums[a] + STREAK_DROP * ALONG as u32 <= paper {
-                hits[a] += 1;
-                if let Some(e) = end {
-                    end_hits[a][e] += 1;
-                }
-            }
-        }
-    }
-    let share = |n: u32, of: u32| of > 0 && f64::from(n) >= f64::from(of) * MIN_END_SPAN;
+    let share = |n: u32, of: usize| of > 0 && f64::from(n) >= of as f64 * MIN_END_SPAN;
+    let candidates = (side..across - side)
+        .filter(|&a| share(end_hits[a][0], ends[0].len()) && share(end_hits[a][1], ends[1].len()));
     let mut out: Vec<Streak> = Vec::new();
-    for a in 0..across {
-        let whole = f64::from(hits[a]) >= f64::from(samples) * MIN_SPAN;
-        let ends = share(end_hits[a][0], end_samples[0]) && share(end_hits[a][1], end_samples[1]);
-        if !(whole && ends) {
+    for a in candidates {
+        let hits = starts
+            .iter()
+            .filter(|&&l| darker(sum(a - side, l), sum(a, l), sum(a + side, l)))
+            .count();
+        if (hits as f64) < starts.len() as f64 * MIN_SPAN {
             continue;
         }
         let a = a as i64;
@@ -133,6 +135,11 @@ fn lines(img: &GrayImage, side: usize, vertical: bool) -> Vec<Streak> {
         }
     }
     out
+}
+
+/// Whether a sample (a sum of [`ALONG`] pixels) is a streak's darker than the paper on both sides.
+fn darker(left: u32, mid: u32, right: u32) -> bool {
+    mid + STREAK_DROP * ALONG as u32 <= left.min(right)
 }
 
 #[cfg(test)]
