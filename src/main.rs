@@ -43,6 +43,7 @@ fn main() -> std::process::ExitCode {
     // Before anything else: libgomp reads OMP_THREAD_LIMIT only at load (Tesseract 5× slower
     // without it), so re-exec with it set when missing.
     pingyi::ocr::ensure_single_thread_openmp();
+    pingyi::pages::pool::tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Print(a) => cmd::print::run(a),

@@ -704,6 +704,8 @@ fn read_one(shared: &Shared, work: &Work) -> (PageReading, Vec<Option<String>>) 
         }
     }
     let crops = flag_crops(shared, &reading, &aligned, &stem);
+    // The page's pixels go back to this worker's pool for its next page.
+    crate::pages::pool::give(aligned.image.into_raw());
     (reading, crops)
 }
 

@@ -36,8 +36,10 @@ impl BilevelCanvas {
     pub(crate) fn new(width: u32, height: u32, white: u8, black: u8) -> Result<Self, Fault> {
         check_size(u64::from(width), u64::from(height))?;
         let len = (width as usize) * (height as usize);
+        let mut buf = super::pool::take(len);
+        buf.fill(white);
         Ok(Self {
-            buf: vec![white; len],
+            buf,
             width,
             height,
             rows: 0,

@@ -39,6 +39,7 @@ mod raster;
 mod tif;
 
 pub mod pack;
+pub mod pool;
 
 use error::Fault;
 pub use error::PageError;

@@ -442,7 +442,8 @@ fn unpack(
         return gray_image(width, height, buf);
     }
 
-    let mut out = Vec::with_capacity(w * h);
+    let mut out = super::pool::take(0);
+    out.reserve(w * h);
     // Sample `i` of a row, as an index into the 8-bit (or narrower) tables.
     let sample = |row: &[u8], i: usize| -> usize {
         match bits {

@@ -67,7 +67,7 @@ pub(crate) fn decode_jpeg(bytes: &[u8], apply_exif: bool) -> Result<GrayImage, F
     let color = decoder.color_type();
     let len = usize::try_from(decoder.total_bytes())
         .map_err(|_| Fault::TooLarge(u64::from(width), u64::from(height)))?;
-    let mut buf = vec![0u8; len];
+    let mut buf = super::pool::take(len);
     decoder.read_image(&mut buf).map_err(image_fault)?;
     let gray = gray_image(width, height, image_buffer_to_gray(buf, color)?)?;
     Ok(orient(gray, orientation))
@@ -90,7 +90,7 @@ fn decode_png(bytes: &[u8]) -> Result<PageImage, Fault> {
     let color = decoder.color_type();
     let len = usize::try_from(decoder.total_bytes())
         .map_err(|_| Fault::TooLarge(u64::from(width), u64::from(height)))?;
-    let mut buf = vec![0u8; len];
+    let mut buf = super::pool::take(len);
     decoder.read_image(&mut buf).map_err(image_fault)?;
     let image = gray_image(width, height, image_buffer_to_gray(buf, color)?)?;
     Ok(PageImage {

@@ -389,7 +389,8 @@ fn unpack_rows(
         )));
     }
     let mask = (1u8 << bits) - 1;
-    let mut out = Vec::with_capacity(pixels);
+    let mut out = super::pool::take(0);
+    out.reserve(pixels);
     for row in buf.chunks_exact(stride).take(height) {
         for x in 0..width {
             let bit = x * bits;
