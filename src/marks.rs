@@ -129,9 +129,11 @@ const PAGE_SAMPLE_STEP: u32 = 4;
 #[must_use]
 pub fn page_ink(img: &GrayImage) -> Otsu {
     let mut hist = [0u32; 256];
-    for y in (0..img.height()).step_by(PAGE_SAMPLE_STEP as usize) {
-        for x in (0..img.width()).step_by(PAGE_SAMPLE_STEP as usize) {
-            hist[img.get_pixel(x, y).0[0] as usize] += 1;
+    let step = PAGE_SAMPLE_STEP as usize;
+    let w = (img.width() as usize).max(1);
+    for row in img.as_raw().chunks_exact(w).step_by(step) {
+        for &p in row.iter().step_by(step) {
+            hist[usize::from(p)] += 1;
         }
     }
     let mut o = otsu(&hist);
