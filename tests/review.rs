@@ -389,6 +389,36 @@ fn the_queue_is_worst_first_with_printed_labels_and_every_kind() {
         .iter()
         .any(|c| c["label"].as_str().unwrap().contains("因公")
             || c["value"].as_str().unwrap().starts_with("problem:")));
+    // Every post of the sheet can be named (on a two-page sheet, those of its other page
+    // too: see the unit test in review/labels.rs).
+    let folder = pingyi::folder::CampaignFolder::open(&fx.campaign).unwrap();
+    let window = folder
+        .layouts()
+        .unwrap()
+        .into_values()
+        .find(|l| l.form == "window")
+        .unwrap();
+    let posts: Vec<String> = window
+        .pages
+        .iter()
+        .flat_map(|p| &p.cells)
+        .filter_map(|c| c.subject.clone())
+        .fold(Vec::new(), |mut v, s| {
+            if !v.contains(&s) {
+                v.push(s);
+            }
+            v
+        });
+    assert!(!posts.is_empty());
+    let offered: Vec<&str> = integrity["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["value"].as_str().unwrap())
+        .filter(|v| v.starts_with("problem:"))
+        .collect();
+    let wanted: Vec<String> = posts.iter().map(|p| format!("problem:{p}")).collect();
+    assert_eq!(offered, wanted);
     // The box is named by its printed label (no trailing colon), not by its id.
     let title = integrity["title"].as_str().unwrap();
     assert!(

@@ -385,12 +385,18 @@ fn choices(f: &FlagView, labels: &Labels, item: Option<&str>, branch: Option<&st
         }
         FlagKind::IntegrityFeedback => {
             let mut out = vec![choice("0", "none", "未反映问题")];
-            let subjects: Vec<&String> = f
-                .choices
-                .iter()
-                .filter(|c| c.starts_with("problem:"))
+            // Every post of the sheet (its other pages too), then any the store adds.
+            let mut subjects: Vec<String> = labels
+                .sheet_subjects(at.layout)
+                .into_iter()
+                .map(|s| format!("problem:{s}"))
                 .collect();
-            for (i, v) in subjects.into_iter().enumerate() {
+            for c in f.choices.iter().filter(|c| c.starts_with("problem:")) {
+                if !subjects.contains(c) {
+                    subjects.push(c.clone());
+                }
+            }
+            for (i, v) in subjects.iter().enumerate() {
                 let id = v.trim_start_matches("problem:");
                 let mut c = choice(
                     digit(i),

@@ -154,6 +154,27 @@ impl Labels {
         id.to_string()
     }
 
+    /// Every subject the sheet asks about, over all its pages, in printed order: an integrity
+    /// remark on the last page of 附3 may concern a post printed on the first.
+    #[must_use]
+    pub fn sheet_subjects(&self, layout_hash: Option<&str>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let Some(l) = self.layout(layout_hash) else {
+            return out;
+        };
+        for s in l
+            .pages
+            .iter()
+            .flat_map(|p| &p.cells)
+            .filter_map(|c| c.subject.as_ref())
+        {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+        out
+    }
+
     /// The branch a page was printed for: the store's record, else the layout's.
     #[must_use]
     pub fn branch_of(&self, stored: Option<&str>, layout_hash: Option<&str>) -> Option<String> {
@@ -176,6 +197,32 @@ impl Labels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sheet_lists_the_subjects_of_all_its_pages_in_printed_order() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let campaign = Campaign::load(&root.join("fixtures/campaign/campaign.toml"))
+            .expect("example campaign");
+        let form = crate::form::load_file(&root.join("forms/3_window.toml")).expect("附3");
+        // Every post of the campaign: 附3 then runs over two pages.
+        let l = crate::layout::layout(&form, &campaign, None).expect("layout");
+        assert!(l.pages.len() > 1);
+        let hash = l.hash.clone();
+        let labels = Labels {
+            campaign: Some(campaign.clone()),
+            forms: HashMap::new(),
+            layouts: HashMap::from([(hash.clone(), l)]),
+            warning: None,
+        };
+        let want: Vec<String> = campaign
+            .subjects(form.subject, None)
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert!(want.len() > 4, "{want:?}");
+        assert_eq!(labels.sheet_subjects(Some(&hash)), want);
+        assert!(labels.sheet_subjects(Some("ffffffff")).is_empty());
+    }
 
     #[test]
     fn a_missing_campaign_gives_ids_not_an_error() {
