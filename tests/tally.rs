@@ -458,6 +458,29 @@ fn turnout_compares_printed_serials_with_returned_ones() {
 }
 
 #[test]
+fn a_page_never_identified_is_listed_by_file_not_counted_as_a_returned_sheet() {
+    let mut all = branch_sheets(3, 0);
+    // A rejected foreign page: no code, so no form and no serial.
+    let mut foreign = sheet("b1", "", "", None, vec![]);
+    foreign.pages = vec!["scans/foreign.png#1".into()];
+    all.push(foreign);
+    let t = tally(&all, &forms(), &campaign(), &[], &[]);
+    assert!(
+        t.turnout.iter().all(|r| !r.form.is_empty()),
+        "{:?}",
+        t.turnout
+    );
+    assert_eq!(t.unknown_forms.len(), 1);
+    let text =
+        String::from_utf8(pingyi::report::render(&t, pingyi::report::Format::Table).unwrap())
+            .unwrap();
+    assert!(
+        text.contains("未识别的页 scans/foreign.png#1(批次 b1),未计"),
+        "{text}"
+    );
+}
+
+#[test]
 fn explain_lists_every_answer_and_why_it_does_not_count() {
     let all = ["c101", "c102", "c103", "c104", "c105", "c106"];
     let grades: Vec<(&str, &str)> = all.iter().map(|c| (*c, "satisfied")).collect();

@@ -529,13 +529,7 @@ pub fn render(t: &Tally) -> String {
         );
     }
     for s in &t.unknown_forms {
-        let _ = write!(
-            audit,
-            "<li>未知表 {}:批次 {} 序号 {},未计</li>",
-            esc(&s.form),
-            esc(&s.batch),
-            esc(&s.serial)
-        );
+        let _ = write!(audit, "<li>{},未计</li>", esc(&super::unknown_line(s)));
     }
     for p in &t.pending {
         let _ = write!(

@@ -114,3 +114,18 @@ pub fn subject_label(s: &crate::tally::SubjectTally) -> String {
         None => s.name.clone(),
     }
 }
+
+/// A sheet the tally cannot place, as a clerk reads it: a page whose code was never read
+/// (rejected, e.g. a foreign page: its file and page), else a form this campaign lacks.
+#[must_use]
+pub fn unknown_line(s: &crate::tally::SheetRef) -> String {
+    let pages = s.pages.join("、");
+    if s.form.is_empty() {
+        format!("未识别的页 {pages}(批次 {})", s.batch)
+    } else {
+        format!(
+            "未知表 {}:批次 {} 序号 {} {pages}",
+            s.form, s.batch, s.serial
+        )
+    }
+}

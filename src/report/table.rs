@@ -236,7 +236,7 @@ pub fn render(t: &Tally) -> String {
         let _ = writeln!(o, "否决名单中的「{}」不在本次评议对象中,未生效", v.person);
     }
     for s in &t.unknown_forms {
-        let _ = writeln!(o, "未知表 {}:{} 序号 {},未计", s.form, s.batch, s.serial);
+        let _ = writeln!(o, "{},未计", super::unknown_line(s));
     }
     if !t.pending.is_empty() {
         let _ = writeln!(o, "\n== 待复核 {} 项 ==", t.pending.len());

@@ -368,7 +368,8 @@ pub(super) fn turnout(
         }
     }
     let mut returned = Vec::new();
-    for s in kept {
+    // A page that never showed a code is no returned sheet (it is listed with the unknown).
+    for s in kept.iter().filter(|s| !s.serial.is_empty()) {
         match by_serial.get(s.serial.as_str()) {
             Some((f, b)) => returned.push((row(f, &b.map(str::to_string)), true)),
             None => returned.push((row(&s.form, &s.branch), false)),
