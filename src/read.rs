@@ -223,11 +223,14 @@ pub fn try_read_page(
 fn serial_flag(code: &PageCode, ctx: &ReadContext) -> Option<Flag> {
     let detail = match ctx.printed.get(&code.serial) {
         None => format!(
-            "serial {} was never printed: photocopy or foreign sheet",
+            "序号 {} 不在本次活动的打印记录中:可能是复印件或外来表格",
             code.serial
         ),
         Some(p) if p.layout_hash != code.layout_hash => {
-            format!("serial {} was printed for layout {}, but this page carries layout {}: photocopied or forged code", code.serial, p.layout_hash, code.layout_hash)
+            format!(
+                "序号 {} 印的是版式 {},这一页却带着版式 {}:编码被复印或伪造",
+                code.serial, p.layout_hash, code.layout_hash
+            )
         }
         Some(_) => return None,
     };

@@ -400,7 +400,11 @@ fn a_layout_never_printed_is_rejected_and_an_unknown_serial_flagged() {
         .iter()
         .find(|f| f.kind == FlagKind::UnknownSerial)
         .unwrap();
-    assert!(f.detail.contains("ZZZZ0000 was never printed"));
+    assert!(
+        f.detail.contains("序号 ZZZZ0000 不在本次活动的打印记录中"),
+        "{}",
+        f.detail
+    );
 }
 
 #[test]

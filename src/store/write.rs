@@ -308,8 +308,8 @@ fn write_page(tx: &Transaction<'_>, rec: PageRecord<'_>) -> rusqlite::Result<Rec
                 kind: FlagKind::Duplicate,
                 target: Some(c.serial.clone()),
                 detail: format!(
-                    "sheet {} page {} was already read from {first}: a photocopy or a sheet scanned twice; \
-                     only the first one counts until you decide",
+                    "序号 {} 第 {} 页此前已从 {first} 读入:可能是复印件或同一张扫了两次;\
+                     决定之前只计最先读入的一份",
                     c.serial, c.page
                 ),
                 urgency: 0.0,
