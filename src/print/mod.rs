@@ -26,7 +26,7 @@ pub enum PrintError {
     #[error("{path} (face {face}) is not a font printpdf can read")]
     FontParse { path: PathBuf, face: usize },
     #[error(
-        "{path} (face {face}) has no Chinese glyphs: choose a CJK font (e.g. fonts-droid-fallback)"
+        "{path} (face {face}) has no Chinese glyphs: choose a CJK font (e.g. fonts-noto-cjk: /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)"
     )]
     FontNotChinese { path: PathBuf, face: usize },
     #[error("the font {path} has no glyph for {chars:?}: they would print as empty boxes; use a font that has them (fonts-noto-cjk: --font /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)")]
