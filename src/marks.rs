@@ -50,6 +50,9 @@ pub const FAINT_MIN_SHARE: f64 = 0.04;
 const FILLED_SCORE: f64 = 0.6;
 /// Inset of a table cell from its rules when looking for stray ticks (rules are ≤ 0.5 mm).
 const CELL_RULE_MARGIN_MM: f64 = 0.8;
+/// Inset of a table cell that just clears its rules (half the widest 0.5 mm rule plus ≈ 0.2 mm
+/// of blur), for looking at pen strokes that touch a box from across a rule.
+const RULE_CLEAR_MM: f64 = 0.5;
 /// Gap around the tick outline left out of the stray-tick area (the outline and its blur).
 const STRAY_GAP_MM: f64 = 0.6;
 /// Inset of a writing area from its frame and of printed lines inside it.
@@ -237,12 +240,20 @@ struct Measured {
     stray: f64,
     /// A straight line runs through the whole box (streak, fold).
     line: bool,
-    /// A pen stroke lies on or just around the box (see [`edge::pen_near`]).
+    /// A pen stroke lies on or just around the box (see [`edge::pen_near`]); looked for only
+    /// when nothing else already keeps the box from reading as a confident blank.
     pen_near: bool,
 }
 
-/// Measure one tick box.
-fn measure_cell(img: &GrayImage, t: &Transform, cell: &AnswerCell, lv: Levels) -> Measured {
+/// Measure one tick box; `marginal` is the form's marginal score (a box scoring that much
+/// needs no look around it).
+fn measure_cell(
+    img: &GrayImage,
+    t: &Transform,
+    cell: &AnswerCell,
+    lv: Levels,
+    marginal: f64,
+) -> Measured {
     let level = lv.dark;
     let s = t.px_per_mm(cell.tick.center());
     let mm = |v: f64| (v * s).round().max(1.0) as i64;
@@ -251,7 +262,8 @@ fn measure_cell(img: &GrayImage, t: &Transform, cell: &AnswerCell, lv: Levels) -
     let ring = mm(TICK_STROKE);
     let search = grow(b, r + 1);
     // One table over the search window and the table cell (for stray ticks) together.
-    let c = grow(inscribed_px_box(t, cell.cell), -mm(CELL_RULE_MARGIN_MM));
+    let cell_px = inscribed_px_box(t, cell.cell);
+    let c = grow(cell_px, -mm(CELL_RULE_MARGIN_MM));
     let sums = DarkSums::new(
         img,
         search.0.min(c.0),
@@ -310,12 +322,27 @@ fn measure_cell(img: &GrayImage, t: &Transform, cell: &AnswerCell, lv: Levels) -
     );
     let stray =
         f64::from(sums.count(c.0, c.1, c.2, c.3)) - f64::from(sums.count(ko.0, ko.1, ko.2, ko.3));
-    let pen_near = edge::pen_near(img, found, c, s, ring, lv.drop);
+    let stray = stray.max(0.0) / inner_area as f64;
+    // The look around the box is the costliest part: only for a box that would otherwise
+    // read as a confident blank.
+    let pen_near = score < marginal
+        && !line
+        && stray < STRAY_MIN_SHARE
+        && faint < FAINT_MIN_SHARE
+        && edge::pen_near(
+            img,
+            found,
+            c,
+            grow(cell_px, -mm(RULE_CLEAR_MM)),
+            s,
+            ring,
+            lv.drop,
+        );
     Measured {
         score,
         faint,
         found,
-        stray: stray.max(0.0) / inner_area as f64,
+        stray,
         line,
         pen_near,
     }
@@ -456,7 +483,7 @@ pub fn read_cells(
     let ms: Vec<Measured> = page
         .cells
         .iter()
-        .map(|cell| measure_cell(img, t, cell, levels))
+        .map(|cell| measure_cell(img, t, cell, levels, th.marginal))
         .collect();
     let centre = PointMm::new(
         page.cells.first().map_or(0.0, |c| c.tick.center().x),
