@@ -279,10 +279,19 @@ fn find_mark(
         return None;
     }
     let (ww, wh) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    // The window's rows as slices of the image.
+    let iw = img.width() as usize;
+    let rows = || {
+        img.as_raw()
+            .chunks_exact(iw)
+            .skip(y0 as usize)
+            .take(wh)
+            .map(|row| &row[x0 as usize..x1 as usize])
+    };
     let mut hist = [0u32; 256];
-    for y in y0..y1 {
-        for x in x0..x1 {
-            hist[img.get_pixel(x, y).0[0] as usize] += 1;
+    for row in rows() {
+        for &p in row {
+            hist[usize::from(p)] += 1;
         }
     }
     let o = otsu(&hist);
@@ -291,10 +300,8 @@ fn find_mark(
     }
     // 1 = dark and unvisited, 0 = paper or visited.
     let mut bits: Vec<u8> = Vec::with_capacity(ww * wh);
-    for y in y0..y1 {
-        for x in x0..x1 {
-            bits.push(u8::from(img.get_pixel(x, y).0[0] <= o.level));
-        }
+    for row in rows() {
+        bits.extend(row.iter().map(|&p| u8::from(p <= o.level)));
     }
     let side = MARK_SIZE * scale;
     let want_area = side * side;

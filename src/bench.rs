@@ -477,7 +477,12 @@ fn decode_only(files: &[PathBuf]) -> Result<Pass, BenchError> {
         .map(|&(s, i)| {
             sources[s]
                 .load_page(i)
-                .map(|_| 1usize)
+                // Pixel buffers recycled exactly as the scan does: the floor is not burdened
+                // with fresh allocations the read does not make.
+                .map(|p| {
+                    pages::pool::give(p.image.into_raw());
+                    1usize
+                })
                 .map_err(|e| BenchError::Decode {
                     path: found.files[s].path.clone(),
                     detail: e.to_string(),
