@@ -288,13 +288,7 @@ fn find_mark(
             .take(wh)
             .map(|row| &row[x0 as usize..x1 as usize])
     };
-    let mut hist = [0u32; 256];
-    for row in rows() {
-        for &p in row {
-            hist[usize::from(p)] += 1;
-        }
-    }
-    let o = otsu(&hist);
+    let o = otsu(&crate::marks::histogram(rows(), 1));
     if o.light_mean - o.dark_mean < MIN_CONTRAST {
         return None;
     }

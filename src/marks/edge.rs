@@ -66,14 +66,21 @@ pub fn pen_near(
     let inside = |b: PxBox, x: i64, y: i64| x >= b.0 && x < b.2 && y >= b.1 && y < b.3;
     let in_region = |x: i64, y: i64| !inside(band_out, x, y) || inside(band_in, x, y);
     let raw = img.as_raw();
-    let at = |x: i64, y: i64| raw[(y * iw + x) as usize];
+    let (rw, rh) = (w as usize, h as usize);
+    // The region's pixels, row-major over `outer`; `None` outside the region (the outline
+    // band). Built once: every pass below reads it instead of re-testing the bands.
+    let mut region: Vec<Option<u8>> = Vec::with_capacity(rw * rh);
     let mut hist = [0u32; 256];
     let mut n = 0u32;
     for y in outer.1..outer.3 {
-        for x in outer.0..outer.2 {
+        let row = &raw[(y * iw + outer.0) as usize..(y * iw + outer.2) as usize];
+        for (x, &v) in (outer.0..outer.2).zip(row) {
             if in_region(x, y) {
-                hist[usize::from(at(x, y))] += 1;
+                hist[usize::from(v)] += 1;
                 n += 1;
+                region.push(Some(v));
+            } else {
+                region.push(None);
             }
         }
     }
@@ -91,23 +98,16 @@ pub fn pen_near(
         }
     }
     let level = paper.saturating_sub(drop);
-    let dark = |x: i64, y: i64| {
-        x >= outer.0 && x < outer.2 && y >= outer.1 && y < outer.3 && in_region(x, y) && {
-            at(x, y) < level
-        }
-    };
     // A fold crease or streak crosses the whole region: rows (columns) mostly dark are a
     // line, not pen, and are left out.
-    let (rw, rh) = (w as usize, h as usize);
     let (mut row_dark, mut row_all) = (vec![0u32; rh], vec![0u32; rh]);
     let (mut col_dark, mut col_all) = (vec![0u32; rw], vec![0u32; rw]);
-    for y in outer.1..outer.3 {
-        for x in outer.0..outer.2 {
-            if in_region(x, y) {
-                let (r, c) = ((y - outer.1) as usize, (x - outer.0) as usize);
+    for (r, line) in region.chunks_exact(rw).enumerate() {
+        for (c, v) in line.iter().enumerate() {
+            if let Some(v) = *v {
                 row_all[r] += 1;
                 col_all[c] += 1;
-                let d = u32::from(at(x, y) < level);
+                let d = u32::from(v < level);
                 row_dark[r] += d;
                 col_dark[c] += d;
             }
@@ -124,33 +124,45 @@ pub fn pen_near(
         .zip(&col_all)
         .map(|(&d, &a)| lined(d, a))
         .collect();
-    let dark = |x: i64, y: i64| {
-        dark(x, y) && !line_row[(y - outer.1) as usize] && !line_col[(x - outer.0) as usize]
-    };
+    // Pen ink: in the region, darker than `level`, not on a line. Padded by one pixel of
+    // "not ink" all round so the neighbour test needs no bounds checks.
+    let pw = rw + 2;
+    let mut ink = vec![false; pw * (rh + 2)];
+    for (r, line) in region.chunks_exact(rw).enumerate() {
+        if line_row[r] {
+            continue;
+        }
+        let dst = &mut ink[(r + 1) * pw + 1..(r + 1) * pw + 1 + rw];
+        for ((d, v), &on_line) in dst.iter_mut().zip(line).zip(&line_col) {
+            *d = !on_line && v.is_some_and(|v| v < level);
+        }
+    }
     // Ink pixels with at least two dark neighbours: lone noise pixels and JPEG grain drop out.
     let (mut count, mut x0, mut y0, mut x1, mut y1) =
         (0i64, i64::MAX, i64::MAX, i64::MIN, i64::MIN);
-    for y in outer.1..outer.3 {
-        for x in outer.0..outer.2 {
-            if !dark(x, y) {
+    for r in 0..rh {
+        for c in 0..rw {
+            let k = (r + 1) * pw + c + 1;
+            if !ink[k] {
                 continue;
             }
-            let mut nb = 0;
-            for (dx, dy) in [
-                (-1, -1),
-                (0, -1),
-                (1, -1),
-                (-1, 0),
-                (1, 0),
-                (-1, 1),
-                (0, 1),
-                (1, 1),
-            ] {
-                nb += i32::from(dark(x + dx, y + dy));
-            }
+            let nb = [
+                k - pw - 1,
+                k - pw,
+                k - pw + 1,
+                k - 1,
+                k + 1,
+                k + pw - 1,
+                k + pw,
+                k + pw + 1,
+            ]
+            .iter()
+            .filter(|&&j| ink[j])
+            .count();
             if nb < 2 {
                 continue;
             }
+            let (x, y) = (outer.0 + c as i64, outer.1 + r as i64);
             count += 1;
             x0 = x0.min(x);
             y0 = y0.min(y);
