@@ -184,11 +184,15 @@ impl DarkSums {
         let mut sums = vec![0u32; stride * (h + 1) as usize];
         let raw = img.as_raw();
         for y in 0..h as usize {
-            let row = (y0 as usize + y) * iw as usize + x0 as usize;
+            let at = (y0 as usize + y) * iw as usize + x0 as usize;
+            let pixels = &raw[at..at + w as usize];
+            // Row y+1 of the table from row y: slices, so the loop runs without index checks.
+            let (done, rest) = sums.split_at_mut((y + 1) * stride);
+            let above = &done[y * stride + 1..];
             let mut run = 0u32;
-            for x in 0..w as usize {
-                run += u32::from(raw[row + x] <= level);
-                sums[(y + 1) * stride + x + 1] = sums[y * stride + x + 1] + run;
+            for ((cell, &up), &p) in rest[1..stride].iter_mut().zip(above).zip(pixels) {
+                run += u32::from(p <= level);
+                *cell = up + run;
             }
         }
         Self { x0, y0, w, h, sums }
@@ -253,13 +257,20 @@ impl DarkSums {
         };
         let outer = corners(0, 0, bw, bh);
         let inner = corners(ring, ring, bw - ring, bh - ring);
-        let sum = |k: usize, c: &[usize; 4]| {
-            self.sums[k + c[0]] + self.sums[k + c[1]] - self.sums[k + c[2]] - self.sums[k + c[3]]
-        };
+        // One row of shifts at a time: eight straight runs of the table, which the compiler
+        // turns into vector code; then the row is searched for its darkest ring in order.
+        let n = (2 * r + 1) as usize;
+        let mut row = vec![0u32; n];
+        let run = |k: usize, o: usize| &self.sums[k + o..k + o + n];
         for dy in -r..=r {
-            for dx in -r..=r {
-                let k = at(dx, dy);
-                consider(sum(k, &outer) - sum(k, &inner), dx, dy);
+            let k = at(-r, dy);
+            let [obr, otl, otr, obl] = outer.map(|o| run(k, o));
+            let [ibr, itl, itr, ibl] = inner.map(|o| run(k, o));
+            for (i, d) in row.iter_mut().enumerate() {
+                *d = (obr[i] + otl[i] - otr[i] - obl[i]) - (ibr[i] + itl[i] - itr[i] - ibl[i]);
+            }
+            for (dx, &dark) in (-r..=r).zip(&row) {
+                consider(dark, dx, dy);
             }
         }
         best
@@ -334,17 +345,10 @@ fn measure_cell(
     let r = mm(RECENTRE_MM);
     let ring = mm(TICK_STROKE);
     let search = grow(b, r + 1);
-    // One table over the search window and the table cell (for stray ticks) together.
+    // The table cell inside its rules, where a stray tick may lie.
     let cell_px = inscribed_px_box(t, cell.cell);
     let c = grow(cell_px, -mm(CELL_RULE_MARGIN_MM));
-    let sums = DarkSums::new(
-        img,
-        search.0.min(c.0),
-        search.1.min(c.1),
-        search.2.max(c.2),
-        search.3.max(c.3),
-        level,
-    );
+    let sums = DarkSums::new(img, search.0, search.1, search.2, search.3, level);
     let best = sums.darkest_ring(b, r, ring);
     let ring_area = area(b) - area(grow(b, -ring));
     // Half the outline must be there to trust the shift; otherwise keep the mapped box.
@@ -381,9 +385,7 @@ fn measure_cell(
         keep_out.2.min(c.2),
         keep_out.3.min(c.3),
     );
-    let stray =
-        f64::from(sums.count(c.0, c.1, c.2, c.3)) - f64::from(sums.count(ko.0, ko.1, ko.2, ko.3));
-    let stray = stray.max(0.0) / inner_area as f64;
+    let stray = f64::from(dark_outside(img, c, ko, level)) / inner_area as f64;
     // The look around the box is the costliest part: only for a box that would otherwise
     // read as a confident blank.
     let pen_near = score < marginal
@@ -440,6 +442,36 @@ fn line_through(img: &GrayImage, b: PxBox, level: u8) -> bool {
     }
     let full = |n: usize, of: usize| n as f64 >= LINE_SPAN * of as f64;
     cols.iter().any(|&n| full(n, h)) || rows.iter().any(|&n| full(n, w))
+}
+
+/// Pixels at or below `level` in box `b` but not in box `hole` (both clamped to the image).
+fn dark_outside(img: &GrayImage, b: PxBox, hole: PxBox, level: u8) -> u32 {
+    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
+    let (x0, x1) = (b.0.clamp(0, iw), b.2.clamp(0, iw));
+    let (y0, y1) = (b.1.clamp(0, ih), b.3.clamp(0, ih));
+    if x1 <= x0 || y1 <= y0 {
+        return 0;
+    }
+    let (hx0, hx1) = (hole.0.clamp(x0, x1), hole.2.clamp(x0, x1));
+    let (hy0, hy1) = (hole.1.clamp(y0, y1), hole.3.clamp(y0, y1));
+    let holed = hx0 < hx1 && hy0 < hy1;
+    let raw = img.as_raw();
+    let dark = |y: i64, from: i64, to: i64| -> u32 {
+        let at = (y * iw) as usize;
+        raw[at + from as usize..at + to as usize]
+            .iter()
+            .map(|&v| u32::from(v <= level))
+            .sum()
+    };
+    (y0..y1)
+        .map(|y| {
+            if holed && y >= hy0 && y < hy1 {
+                dark(y, x0, hx0) + dark(y, hx1, x1)
+            } else {
+                dark(y, x0, x1)
+            }
+        })
+        .sum()
 }
 
 /// Share of the pixels of `b` (clamped to the image) at or below `level`.
@@ -912,6 +944,30 @@ pub fn read_writing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dark_pixels_around_a_hole_match_the_table() {
+        let img = GrayImage::from_fn(80, 60, |x, y| {
+            image::Luma([if (x * 5 + y * 3 + x * y) % 7 < 3 {
+                10
+            } else {
+                240
+            }])
+        });
+        let t = DarkSums::new(&img, 0, 0, 80, 60, 128);
+        for (b, hole) in [
+            ((5, 6, 50, 40), (10, 12, 30, 33)),
+            ((5, 6, 50, 40), (0, 0, 90, 90)),
+            ((5, 6, 50, 40), (60, 50, 70, 55)),
+            ((-5, -6, 90, 70), (20, 20, 25, 25)),
+            ((5, 6, 50, 40), (30, 10, 20, 30)),
+        ] {
+            let clip = |h: PxBox| (h.0.max(b.0), h.1.max(b.1), h.2.min(b.2), h.3.min(b.3));
+            let h = clip(hole);
+            let want = t.count(b.0, b.1, b.2, b.3) - t.count(h.0, h.1, h.2, h.3);
+            assert_eq!(dark_outside(&img, b, h, 128), want, "{b:?} {hole:?}");
+        }
+    }
 
     #[test]
     fn the_histogram_counts_every_sampled_pixel_once() {
