@@ -664,6 +664,14 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     } else {
         first_decode
     };
+    // The full read gets the same treatment, so the ratio compares like with like.
+    eprintln!("bench: full read again");
+    let (second_full, _) = scan_child(opts, &corpus, "full-again", &main_files, false)?;
+    let full = if second_full.rate() > full.rate() {
+        second_full
+    } else {
+        full
+    };
 
     let print = print_pass(opts)?;
     machine.load_after = load_average();
@@ -800,7 +808,7 @@ impl BenchReport {
         let f = &self.full;
         let _ = writeln!(
             s,
-            "| {} (same pages) | {} | {:.1} | {:.1} pages/s | {} | {} | {:.2} × decode-only rate |",
+            "| {} (same pages; faster of two passes) | {} | {:.1} | {:.1} pages/s | {} | {} | {:.2} × decode-only rate |",
             ROWS[1],
             f.pages,
             f.seconds,

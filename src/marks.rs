@@ -77,9 +77,18 @@ pub struct Otsu {
 #[must_use]
 pub fn histogram<'a>(rows: impl Iterator<Item = &'a [u8]>, step: usize) -> [u32; 256] {
     let mut parts = [[0u32; 256]; 4];
+    let step = step.max(1);
     for row in rows {
-        for (i, &v) in row.iter().step_by(step.max(1)).enumerate() {
-            parts[i & 3][usize::from(v)] += 1;
+        // Four samples per chunk, one into each table; the rest keep the same stride.
+        let mut chunks = row.chunks_exact(4 * step);
+        for c in &mut chunks {
+            parts[0][usize::from(c[0])] += 1;
+            parts[1][usize::from(c[step])] += 1;
+            parts[2][usize::from(c[2 * step])] += 1;
+            parts[3][usize::from(c[3 * step])] += 1;
+        }
+        for &v in chunks.remainder().iter().step_by(step) {
+            parts[0][usize::from(v)] += 1;
         }
     }
     let mut hist = [0u32; 256];
