@@ -63,25 +63,39 @@ pub fn pen_near(
     );
     let d = stroke_px + skip;
     let band_in = (found.0 + d, found.1 + d, found.2 - d, found.3 - d);
-    let inside = |b: PxBox, x: i64, y: i64| x >= b.0 && x < b.2 && y >= b.1 && y < b.3;
-    let in_region = |x: i64, y: i64| !inside(band_out, x, y) || inside(band_in, x, y);
     let raw = img.as_raw();
     let (rw, rh) = (w as usize, h as usize);
+    // Columns of row `y` inside the region: all but the outline band, whose inner part (the
+    // box's inside) is back in. At most three runs, as [from, to) in image columns.
+    let runs = |y: i64| -> [(i64, i64); 3] {
+        let clip = |a: i64, b: i64| (a.clamp(outer.0, outer.2), b.clamp(outer.0, outer.2));
+        if y < band_out.1 || y >= band_out.3 {
+            return [clip(outer.0, outer.2), (0, 0), (0, 0)];
+        }
+        let middle = if y >= band_in.1 && y < band_in.3 {
+            clip(band_in.0, band_in.2)
+        } else {
+            (0, 0)
+        };
+        [clip(outer.0, band_out.0), middle, clip(band_out.2, outer.2)]
+    };
     // The region's pixels, row-major over `outer`; `None` outside the region (the outline
     // band). Built once: every pass below reads it instead of re-testing the bands.
-    let mut region: Vec<Option<u8>> = Vec::with_capacity(rw * rh);
+    let mut region: Vec<Option<u8>> = vec![None; rw * rh];
     let mut hist = [0u32; 256];
     let mut n = 0u32;
-    for y in outer.1..outer.3 {
-        let row = &raw[(y * iw + outer.0) as usize..(y * iw + outer.2) as usize];
-        for (x, &v) in (outer.0..outer.2).zip(row) {
-            if in_region(x, y) {
-                hist[usize::from(v)] += 1;
-                n += 1;
-                region.push(Some(v));
-            } else {
-                region.push(None);
+    for (r, y) in (outer.1..outer.3).enumerate() {
+        for (from, to) in runs(y) {
+            if to <= from {
+                continue;
             }
+            let src = &raw[(y * iw + from) as usize..(y * iw + to) as usize];
+            let at = r * rw + (from - outer.0) as usize;
+            for (d, &v) in region[at..at + src.len()].iter_mut().zip(src) {
+                hist[usize::from(v)] += 1;
+                *d = Some(v);
+            }
+            n += src.len() as u32;
         }
     }
     if n == 0 {
