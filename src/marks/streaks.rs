@@ -97,8 +97,18 @@ fn lines(img: &GrayImage, side: usize, vertical: bool) -> Vec<Streak> {
         .enumerate()
         .flat_map(|(e, v)| v.iter().map(move |&l| (e, l)))
         .collect();
-    let mut table = vec![0u32; band_starts.len() * across];
+    // A streak must show in both end bands: without samples in one, there is none to find.
+    if ends.iter().any(Vec::is_empty) {
+        return Vec::new();
+    }
+    // Hits per line across, per end band. Both layouts below keep the inner loop on
+    // contiguous memory, so the compiler vectorises it.
+    let nb = band_starts.len();
+    let n0 = ends[0].len();
+    let mut end_hits = [vec![0u32; across], vec![0u32; across]];
     if vertical {
+        // table[i][a]: sample i of column a.
+        let mut table = vec![0u32; nb * across];
         for (i, &(_, l)) in band_starts.iter().enumerate() {
             let dst = &mut table[i * across..(i + 1) * across];
             for k in l..l + ALONG {
@@ -107,23 +117,36 @@ fn lines(img: &GrayImage, side: usize, vertical: bool) -> Vec<Streak> {
                 }
             }
         }
-    } else {
-        for (a, row) in raw.chunks_exact(w).enumerate().take(across) {
-            for (i, &(_, l)) in band_starts.iter().enumerate() {
-                table[i * across + a] = row[l..l + ALONG].iter().map(|&p| u32::from(p)).sum();
+        for (i, &(e, _)) in band_starts.iter().enumerate() {
+            let sums = &table[i * across..(i + 1) * across];
+            let n = across - 2 * side;
+            let (left, mid, right) = (&sums[..n], &sums[side..side + n], &sums[2 * side..]);
+            let hits = &mut end_hits[e][side..side + n];
+            for (((h, &l), &m), &r) in hits.iter_mut().zip(left).zip(mid).zip(right) {
+                *h += u32::from(darker(l, m, r));
             }
         }
-    }
-    let mut end_hits = vec![[0u32; 2]; across];
-    for (i, &(e, _)) in band_starts.iter().enumerate() {
-        let sums = &table[i * across..(i + 1) * across];
-        for a in side..across - side {
-            end_hits[a][e] += u32::from(darker(sums[a - side], sums[a], sums[a + side]));
+    } else {
+        // table[a][i]: sample i of row a.
+        let mut table = vec![0u32; across * nb];
+        for (row, dst) in raw.chunks_exact(w).zip(table.chunks_exact_mut(nb)) {
+            for (d, &(_, l)) in dst.iter_mut().zip(&band_starts) {
+                *d = row[l..l + ALONG].iter().map(|&p| u32::from(p)).sum();
+            }
+        }
+        let [first, last] = &mut end_hits;
+        let lines = first.iter_mut().zip(last.iter_mut()).enumerate();
+        for (a, (first, last)) in lines.take(across - side).skip(side) {
+            let at = |r: usize| &table[r * nb..(r + 1) * nb];
+            let (up, mid, down) = (at(a - side), at(a), at(a + side));
+            let hit = |i: usize| u32::from(darker(up[i], mid[i], down[i]));
+            *first = (0..n0).map(hit).sum();
+            *last = (n0..nb).map(hit).sum();
         }
     }
     let share = |n: u32, of: usize| of > 0 && f64::from(n) >= of as f64 * MIN_END_SPAN;
     let candidates = (side..across - side)
-        .filter(|&a| share(end_hits[a][0], ends[0].len()) && share(end_hits[a][1], ends[1].len()));
+        .filter(|&a| share(end_hits[0][a], ends[0].len()) && share(end_hits[1][a], ends[1].len()));
     let mut out: Vec<Streak> = Vec::new();
     for a in candidates {
         let hits = starts
@@ -195,6 +218,14 @@ mod tests {
             }
         }
         assert!(find(&img, 11.8).is_empty());
+    }
+
+    #[test]
+    fn a_tiny_image_has_no_streak_and_no_panic() {
+        for (w, h) in [(13, 13), (40, 12), (12, 40), (7, 200)] {
+            let img = GrayImage::from_pixel(w, h, image::Luma([200]));
+            assert!(find(&img, 11.8).is_empty());
+        }
     }
 
     #[test]
