@@ -7,6 +7,11 @@
 //! enough (exact affine); with four the transform is the homography through them and the
 //! residual of a least-squares affine fit says whether the paper was creased or stretched.
 //! Every tolerance is in millimetres and converted with the page's scale.
+//!
+//! A sheet fed off-centre or skewed can put a square partly outside the scan. When only two
+//! whole squares are found, a square cut by the image edge is still measured from the sides
+//! that remain visible (see [`find_cut_mark`]); the page is then accepted only if the code's
+//! centre gives the residual check at least one point beyond the three a fit needs.
 
 use crate::layout::{PageLayout, MARK_SIZE};
 use crate::marks::otsu;
@@ -37,6 +42,16 @@ const MIN_SQUARENESS: f64 = 0.8;
 const SIDE_RANGE: (f64, f64) = (0.75, 1.3);
 /// Gray levels between the paper and ink classes below which a window holds no ink at all.
 const MIN_CONTRAST: f64 = 64.0;
+/// How far (beyond its own half-size) a square cut by the image edge may sit from where the
+/// two whole squares put it: they fix turn and scale, so only a printer's few-per-mille
+/// stretch and paper warp remain, far below this.
+const CUT_SEARCH_MM: f64 = 4.0;
+/// Least share of its side a cut square must show across the cut: enough of both side edges
+/// to measure (a 3° skew tilts the cut by 5 % of the side) and too much for a stray glyph.
+const MIN_CUT_DEPTH: f64 = 0.35;
+/// Largest turn of the page at which cut squares are measured: a feeder skews a few degrees,
+/// and beyond 45° a cut across the top would be taken for one down the side.
+const MAX_CUT_TURN_DEG: f64 = 10.0;
 
 /// The corners in the layout's order of `PageLayout::marks`.
 pub const CORNERS: [&str; 4] = ["top-left", "top-right", "bottom-right", "bottom-left"];
@@ -177,23 +192,46 @@ pub fn align(
             ih / 2.0 + (p.y - size.h / 2.0) * scale,
         )
     };
-    let mut found = [None; 4];
-    for (k, r) in page.marks.iter().enumerate() {
-        found[k] = find_mark(img, predict(r.center()), scale, MARK_SEARCH_MM);
+    let first: Vec<Look> = page
+        .marks
+        .iter()
+        .map(|r| find_mark(img, predict(r.center()), scale, MARK_SEARCH_MM))
+        .collect();
+    let mut found: [Option<(f64, f64)>; 4] = [None; 4];
+    for (f, l) in found.iter_mut().zip(&first) {
+        *f = l.point();
     }
-    if found.iter().filter(|f| f.is_some()).count() < 3 {
-        for (k, r) in page.marks.iter().enumerate() {
-            if found[k].is_none() {
-                found[k] = find_mark(img, predict(r.center()), scale, MARK_SEARCH_WIDE_MM);
+    // Look wider for every missing square when fewer than three were found, and always for
+    // one the first window cut through (rare: a sheet shifted by about the search reach).
+    let few = found.iter().filter(|f| f.is_some()).count() < 3;
+    for (k, r) in page.marks.iter().enumerate() {
+        if found[k].is_none() && (few || first[k] == Look::Clipped) {
+            found[k] = find_mark(img, predict(r.center()), scale, MARK_SEARCH_WIDE_MM).point();
+        }
+    }
+    let located = |found: &[Option<(f64, f64)>; 4]| -> Vec<(PointMm, (f64, f64))> {
+        page.marks
+            .iter()
+            .zip(found)
+            .filter_map(|(r, f)| f.map(|f| (r.center(), f)))
+            .collect()
+    };
+    // Two whole squares fix the page's turn and scale: look for the others cut by the image
+    // edge. Only with the code's centre as a further check point: two squares and one cut
+    // square are the three points an affine fit passes through exactly (no residual), so
+    // the code's centre is what lets a misplaced cut square show as misfit.
+    let two = located(&found);
+    if let ([a, b], Some(_)) = (two.as_slice(), code_centre) {
+        let turned = |s: &Similarity| s.angle.abs() > MAX_CUT_TURN_DEG.to_radians();
+        if let Some(sim) = Similarity::through(*a, *b).filter(|s| !turned(s)) {
+            for (k, r) in page.marks.iter().enumerate() {
+                if found[k].is_none() {
+                    found[k] = find_cut_mark(img, sim.map(r.center()), sim.angle, sim.px_per_mm);
+                }
             }
         }
     }
-    let pairs: Vec<(PointMm, (f64, f64))> = page
-        .marks
-        .iter()
-        .zip(found)
-        .filter_map(|(r, f)| f.map(|f| (r.center(), f)))
-        .collect();
+    let pairs = located(&found);
     if pairs.len() < 3 {
         let missing = CORNERS
             .iter()
@@ -263,12 +301,7 @@ struct Blob {
 }
 
 /// Find the solid square nearest `centre` (pixels) in a window around it; its centroid.
-fn find_mark(
-    img: &GrayImage,
-    centre: (f64, f64),
-    scale: f64,
-    search_mm: f64,
-) -> Option<(f64, f64)> {
+fn find_mark(img: &GrayImage, centre: (f64, f64), scale: f64, search_mm: f64) -> Look {
     let half = (MARK_SIZE / 2.0 + search_mm) * scale;
     let (w, h) = (f64::from(img.width()), f64::from(img.height()));
     let x0 = (centre.0 - half).clamp(0.0, w) as u32;
@@ -276,7 +309,7 @@ fn find_mark(
     let y0 = (centre.1 - half).clamp(0.0, h) as u32;
     let y1 = (centre.1 + half).clamp(0.0, h) as u32;
     if x1 <= x0 + 2 || y1 <= y0 + 2 {
-        return None;
+        return Look::Nothing;
     }
     let (ww, wh) = ((x1 - x0) as usize, (y1 - y0) as usize);
     // The window's rows as slices of the image.
@@ -290,7 +323,7 @@ fn find_mark(
     };
     let o = otsu(&crate::marks::histogram(rows(), 1));
     if o.light_mean - o.dark_mean < MIN_CONTRAST {
-        return None;
+        return Look::Nothing;
     }
     // 1 = dark and unvisited, 0 = paper or visited.
     let mut bits: Vec<u8> = Vec::with_capacity(ww * wh);
@@ -301,17 +334,29 @@ fn find_mark(
     let want_area = side * side;
     let (cx, cy) = (centre.0 - f64::from(x0), centre.1 - f64::from(y0));
     let mut best: Option<(f64, (f64, f64))> = None;
+    let mut saw_clipped = false;
     let mut stack = Vec::new();
     for start in 0..bits.len() {
         if bits[start] == 0 {
             continue;
         }
-        let b = flood(&mut bits, ww, wh, start, &mut stack);
+        let b = flood(&mut bits, ww, wh, start, &mut stack, |_, _| {});
         let (bw, bh) = ((b.x1 - b.x0 + 1) as f64, (b.y1 - b.y0 + 1) as f64);
         let fill = b.area as f64 / (bw * bh);
         let square = bw.min(bh) / bw.max(bh);
         let ok_side = |v: f64| v >= side * SIDE_RANGE.0 && v <= side * SIDE_RANGE.1;
+        // A blob running into a side of the window that lies inside the image was cut by
+        // the window itself: its centroid would be off by up to a tenth of a side. The wider
+        // look (or the other squares) finds it whole.
+        let clipped = (b.x0 == 0 && x0 > 0)
+            || (b.y0 == 0 && y0 > 0)
+            || (b.x1 + 1 == ww && x1 < img.width())
+            || (b.y1 + 1 == wh && y1 < img.height());
         if fill < MIN_FILL || square < MIN_SQUARENESS || !ok_side(bw) || !ok_side(bh) {
+            continue;
+        }
+        if clipped {
+            saw_clipped = true;
             continue;
         }
         let (mx, my) = (b.sx / b.area as f64 + 0.5, b.sy / b.area as f64 + 0.5);
@@ -321,11 +366,219 @@ fn find_mark(
             best = Some((cost, (mx + f64::from(x0), my + f64::from(y0))));
         }
     }
+    match best {
+        Some((_, p)) => Look::Found(p),
+        None if saw_clipped => Look::Clipped,
+        None => Look::Nothing,
+    }
+}
+
+/// What one look for a square in a window saw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Look {
+    /// The square's centroid, pixels.
+    Found((f64, f64)),
+    /// Only a square-like blob running out of the window: a wider window sees it whole.
+    Clipped,
+    Nothing,
+}
+
+impl Look {
+    fn point(self) -> Option<(f64, f64)> {
+        match self {
+            Self::Found(p) => Some(p),
+            Self::Clipped | Self::Nothing => None,
+        }
+    }
+}
+
+/// The turn, scale and shift that carry two layout points onto their image points (a page
+/// neither sheared nor stretched more along one axis): where the other squares should be.
+#[derive(Debug, Clone, Copy)]
+struct Similarity {
+    /// Turn of the page in the image, radians (y down: positive is clockwise as seen).
+    angle: f64,
+    px_per_mm: f64,
+    /// Image point of the layout origin, pixels.
+    offset: (f64, f64),
+}
+
+impl Similarity {
+    /// Through two (layout, image) pairs; `None` if the layout points coincide.
+    fn through(a: (PointMm, (f64, f64)), b: (PointMm, (f64, f64))) -> Option<Self> {
+        let (lx, ly) = (b.0.x - a.0.x, b.0.y - a.0.y);
+        let (ix, iy) = (b.1 .0 - a.1 .0, b.1 .1 - a.1 .1);
+        let len = lx.hypot(ly);
+        // Two squares are ≥ 190 mm apart on any page; a near-zero span is a bug upstream.
+        if len < 1.0 {
+            return None;
+        }
+        // The difference of two directions, brought into (-π, π].
+        let d = iy.atan2(ix) - ly.atan2(lx);
+        let angle = d.sin().atan2(d.cos());
+        let px_per_mm = ix.hypot(iy) / len;
+        let (c, s) = (angle.cos() * px_per_mm, angle.sin() * px_per_mm);
+        let offset = (
+            a.1 .0 - (c * a.0.x - s * a.0.y),
+            a.1 .1 - (s * a.0.x + c * a.0.y),
+        );
+        Some(Self {
+            angle,
+            px_per_mm,
+            offset,
+        })
+    }
+
+    fn map(&self, p: PointMm) -> (f64, f64) {
+        let (c, s) = (
+            self.angle.cos() * self.px_per_mm,
+            self.angle.sin() * self.px_per_mm,
+        );
+        (
+            c * p.x - s * p.y + self.offset.0,
+            s * p.x + c * p.y + self.offset.1,
+        )
+    }
+}
+
+/// Which image edges a blob touches, and how far it reaches along the page's own axes.
+#[derive(Debug, Clone, Copy)]
+struct Reach {
+    /// Image edges touched: left, top, right, bottom.
+    edge: [bool; 4],
+    /// Extremes of the pixel centres turned back by the page's angle (u along the page's
+    /// x axis, v along its y axis).
+    u: (f64, f64),
+    v: (f64, f64),
+}
+
+/// Find a registration square cut by the image edge near `centre` (pixels), on a page turned
+/// by `angle` at `px_per_mm`; the centre the whole square would have.
+///
+/// Only a blob touching exactly one image edge (and no other side of the window) counts.
+/// Turned back by the page's angle, its two side edges running into the cut and its inner
+/// edge are whole: the sides give the centre along the cut and the square's measured side,
+/// and the inner edge less half that side gives the centre across the cut. Both take the
+/// same toner spread and blur, so the centre is unbiased by them.
+fn find_cut_mark(
+    img: &GrayImage,
+    centre: (f64, f64),
+    angle: f64,
+    px_per_mm: f64,
+) -> Option<(f64, f64)> {
+    let side = MARK_SIZE * px_per_mm;
+    let half = (MARK_SIZE / 2.0 + CUT_SEARCH_MM) * px_per_mm;
+    let (w, h) = (img.width(), img.height());
+    let (wf, hf) = (f64::from(w), f64::from(h));
+    let x0 = (centre.0 - half).clamp(0.0, wf) as u32;
+    let x1 = (centre.0 + half).clamp(0.0, wf) as u32;
+    let y0 = (centre.1 - half).clamp(0.0, hf) as u32;
+    let y1 = (centre.1 + half).clamp(0.0, hf) as u32;
+    // A window inside the image would hold the whole square: nothing is cut there.
+    let at_edge = [x0 == 0, y0 == 0, x1 == w, y1 == h];
+    if x1 <= x0 + 2 || y1 <= y0 + 2 || !at_edge.iter().any(|&e| e) {
+        return None;
+    }
+    let (ww, wh) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    let iw = w as usize;
+    let rows = || {
+        img.as_raw()
+            .chunks_exact(iw)
+            .skip(y0 as usize)
+            .take(wh)
+            .map(|row| &row[x0 as usize..x1 as usize])
+    };
+    let o = otsu(&crate::marks::histogram(rows(), 1));
+    if o.light_mean - o.dark_mean < MIN_CONTRAST {
+        return None;
+    }
+    let mut bits: Vec<u8> = Vec::with_capacity(ww * wh);
+    for row in rows() {
+        bits.extend(row.iter().map(|&p| u8::from(p <= o.level)));
+    }
+    let (c, s) = (angle.cos(), angle.sin());
+    let mut best: Option<(f64, (f64, f64))> = None;
+    let mut stack = Vec::new();
+    for start in 0..bits.len() {
+        if bits[start] == 0 {
+            continue;
+        }
+        let mut r = Reach {
+            edge: [false; 4],
+            u: (f64::INFINITY, f64::NEG_INFINITY),
+            v: (f64::INFINITY, f64::NEG_INFINITY),
+        };
+        let b = flood(&mut bits, ww, wh, start, &mut stack, |x, y| {
+            let (px, py) = (
+                (x + x0 as usize) as f64 + 0.5,
+                (y + y0 as usize) as f64 + 0.5,
+            );
+            let (u, v) = (c * px + s * py, -s * px + c * py);
+            r.u = (r.u.0.min(u), r.u.1.max(u));
+            r.v = (r.v.0.min(v), r.v.1.max(v));
+        });
+        // Sides of the window the blob reaches: left, top, right, bottom.
+        let touches = [b.x0 == 0, b.y0 == 0, b.x1 + 1 == ww, b.y1 + 1 == wh];
+        // Reaching a side of the window that is not the image's edge: not an isolated mark.
+        if touches.iter().zip(at_edge).any(|(&t, e)| t && !e) {
+            continue;
+        }
+        r.edge = touches;
+        let Some((m, measured)) = cut_centre(&r) else {
+            continue;
+        };
+        let ok_side = measured >= side * SIDE_RANGE.0 && measured <= side * SIDE_RANGE.1;
+        // Visible depth across the cut, and the share of that visible box the blob fills.
+        let depth = if r.edge[0] || r.edge[2] {
+            r.u.1 - r.u.0 + 1.0
+        } else {
+            r.v.1 - r.v.0 + 1.0
+        };
+        let fill = b.area as f64 / (measured * depth);
+        if !ok_side || depth < MIN_CUT_DEPTH * measured || depth > measured || fill < MIN_FILL {
+            continue;
+        }
+        let img_m = (c * m.0 - s * m.1, s * m.0 + c * m.1);
+        let cost = (img_m.0 - centre.0).hypot(img_m.1 - centre.1);
+        if best.is_none_or(|(k, _)| cost < k) {
+            best = Some((cost, img_m));
+        }
+    }
     best.map(|(_, p)| p)
 }
 
-/// Flood-fill the 4-connected blob at `start`, clearing it; its statistics.
-fn flood(bits: &mut [u8], w: usize, h: usize, start: usize, stack: &mut Vec<usize>) -> Blob {
+/// The whole square's centre in the turned-back frame (u, v) and its measured side, pixels,
+/// from a blob cut by exactly one image edge; `None` if it touches none or several.
+fn cut_centre(r: &Reach) -> Option<((f64, f64), f64)> {
+    let [left, top, right, bottom] = r.edge;
+    if r.edge.iter().filter(|&&e| e).count() != 1 {
+        return None;
+    }
+    // Extremes are pixel centres: the blob spans one pixel more than their difference.
+    let (du, dv) = (r.u.1 - r.u.0, r.v.1 - r.v.0);
+    let (mu, mv) = ((r.u.0 + r.u.1) / 2.0, (r.v.0 + r.v.1) / 2.0);
+    Some(if top {
+        ((mu, r.v.1 - du / 2.0), du + 1.0)
+    } else if bottom {
+        ((mu, r.v.0 + du / 2.0), du + 1.0)
+    } else if left {
+        ((r.u.1 - dv / 2.0, mv), dv + 1.0)
+    } else {
+        debug_assert!(right);
+        ((r.u.0 + dv / 2.0, mv), dv + 1.0)
+    })
+}
+
+/// Flood-fill the 4-connected blob at `start`, clearing it; its statistics. `visit` sees
+/// every pixel of the blob (window coordinates).
+fn flood(
+    bits: &mut [u8],
+    w: usize,
+    h: usize,
+    start: usize,
+    stack: &mut Vec<usize>,
+    mut visit: impl FnMut(usize, usize),
+) -> Blob {
     let mut b = Blob {
         area: 0,
         x0: usize::MAX,
@@ -340,6 +593,7 @@ fn flood(bits: &mut [u8], w: usize, h: usize, start: usize, stack: &mut Vec<usiz
     bits[start] = 0;
     while let Some(i) = stack.pop() {
         let (x, y) = (i % w, i / w);
+        visit(x, y);
         b.area += 1;
         b.x0 = b.x0.min(x);
         b.x1 = b.x1.max(x);
@@ -480,6 +734,7 @@ fn fit_homography(pairs: &[(PointMm, (f64, f64))]) -> Option<[f64; 9]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::A4;
 
     fn pairs(f: impl Fn(f64, f64) -> (f64, f64)) -> Vec<(PointMm, (f64, f64))> {
         [(11.0, 11.0), (199.0, 11.0), (199.0, 286.0), (11.0, 286.0)]
@@ -526,6 +781,204 @@ mod tests {
             .map(|&(x, y)| (PointMm::new(x, y), (x, y)))
             .collect();
         assert!(fit_affine(&ps).is_none());
+    }
+
+    /// An A4 page layout with only its registration squares and code box.
+    fn bare_page() -> PageLayout {
+        let mark = |x: f64, y: f64| {
+            RectMm::new(
+                x - MARK_SIZE / 2.0,
+                y - MARK_SIZE / 2.0,
+                MARK_SIZE,
+                MARK_SIZE,
+            )
+        };
+        PageLayout {
+            number: 1,
+            marks: [
+                mark(11.0, 11.0),
+                mark(199.0, 11.0),
+                mark(199.0, 286.0),
+                mark(11.0, 286.0),
+            ],
+            code: RectMm::new(164.0, 255.0, 26.0, 26.0),
+            serial_at: PointMm::new(20.0, 290.0),
+            cells: Vec::new(),
+            names: Vec::new(),
+            writing: Vec::new(),
+            ink: Vec::new(),
+        }
+    }
+
+    /// Where a layout point lands on a scan of the page at `k` px/mm turned by `deg`
+    /// (clockwise as seen) about the image centre and shifted by `shift_mm`.
+    struct Scan {
+        k: f64,
+        deg: f64,
+        shift_mm: (f64, f64),
+        width: u32,
+        height: u32,
+    }
+
+    impl Scan {
+        fn map(&self, p: PointMm) -> (f64, f64) {
+            let (c, s) = (self.deg.to_radians().cos(), self.deg.to_radians().sin());
+            let (x, y) = ((p.x - A4.w / 2.0) * self.k, (p.y - A4.h / 2.0) * self.k);
+            (
+                c * x - s * y + f64::from(self.width) / 2.0 + self.shift_mm.0 * self.k,
+                s * x + c * y + f64::from(self.height) / 2.0 + self.shift_mm.1 * self.k,
+            )
+        }
+
+        /// The page's squares printed dark on light paper (and `extra` filled too).
+        fn render(&self, page: &PageLayout, extra: &[RectMm]) -> GrayImage {
+            let (c, s) = (self.deg.to_radians().cos(), self.deg.to_radians().sin());
+            GrayImage::from_fn(self.width, self.height, |px, py| {
+                let x =
+                    f64::from(px) + 0.5 - f64::from(self.width) / 2.0 - self.shift_mm.0 * self.k;
+                let y =
+                    f64::from(py) + 0.5 - f64::from(self.height) / 2.0 - self.shift_mm.1 * self.k;
+                let p = PointMm::new(
+                    (c * x + s * y) / self.k + A4.w / 2.0,
+                    (-s * x + c * y) / self.k + A4.h / 2.0,
+                );
+                let inside =
+                    |r: &RectMm| p.x >= r.x && p.x < r.right() && p.y >= r.y && p.y < r.bottom();
+                let dark = page.marks.iter().any(inside) || extra.iter().any(inside);
+                image::Luma([if dark { 35 } else { 225 }])
+            })
+        }
+    }
+
+    /// A 200-dpi scan of an A4 page turned `deg` and shifted `shift_mm`.
+    fn scan_of(deg: f64, shift_mm: (f64, f64)) -> Scan {
+        Scan {
+            k: 200.0 / 25.4 * 0.985,
+            deg,
+            shift_mm,
+            width: 1654,
+            height: 2339,
+        }
+    }
+
+    #[test]
+    fn squares_cut_by_any_image_edge_still_align_the_page() {
+        let page = bare_page();
+        // Each shift pushes one pair of squares past an image edge (a fifth to a half of each
+        // square is lost); the turn tilts the cut across the square.
+        for (deg, shift) in [
+            (0.6, (0.0, -12.5)),
+            (-0.6, (0.0, 12.5)),
+            (0.4, (-12.0, 0.0)),
+            (-0.4, (12.0, 0.0)),
+        ] {
+            let sc = scan_of(deg, shift);
+            let img = sc.render(&page, &[]);
+            let code = sc.map(page.code.center());
+            let scale = 200.0 / 25.4;
+            // Without the cut squares this page has two squares only.
+            assert!(
+                page.marks
+                    .iter()
+                    .filter(|r| {
+                        let (x, y) = sc.map(r.center());
+                        let half = MARK_SIZE / 2.0 * sc.k;
+                        x - half < 0.0
+                            || y - half < 0.0
+                            || x + half > f64::from(sc.width)
+                            || y + half > f64::from(sc.height)
+                    })
+                    .count()
+                    == 2
+            );
+            let al = align(&img, &page, A4, scale, Some(code))
+                .unwrap_or_else(|e| panic!("{deg}° {shift:?}: {e}"));
+            assert!(al.marks.iter().all(Option::is_some), "{deg}° {shift:?}");
+            // Every point of the page lands within 0.1 mm of where it was printed.
+            for p in [(11.0, 11.0), (199.0, 11.0), (105.0, 148.0), (30.0, 270.0)] {
+                let p = PointMm::new(p.0, p.1);
+                let (got, want) = (al.transform.map(p), sc.map(p));
+                let err = (got.0 - want.0).hypot(got.1 - want.1) / sc.k;
+                assert!(err < 0.1, "{deg}° {shift:?} at {p:?}: {err:.3} mm off");
+            }
+        }
+    }
+
+    #[test]
+    fn cut_squares_are_not_used_without_the_codes_centre_to_check_them() {
+        let page = bare_page();
+        let sc = scan_of(0.6, (0.0, -12.5));
+        let img = sc.render(&page, &[]);
+        let e = align(&img, &page, A4, 200.0 / 25.4, None).unwrap_err();
+        assert!(
+            matches!(e, AlignError::MarksMissing { found: 2, .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_dark_band_along_the_edge_is_not_taken_for_a_cut_square() {
+        let page = bare_page();
+        let sc = scan_of(0.6, (0.0, -12.5));
+        // A scanner's dark border merged with both cut squares.
+        let band = RectMm::new(-20.0, -20.0, 250.0, 32.0);
+        let img = sc.render(&page, &[band]);
+        let e = align(
+            &img,
+            &page,
+            A4,
+            200.0 / 25.4,
+            Some(sc.map(page.code.center())),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, AlignError::MarksMissing { found: 2, .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_cut_square_that_disagrees_with_the_code_fails_the_residual_check() {
+        let page = bare_page();
+        let sc = scan_of(0.6, (0.0, -12.5));
+        let img = sc.render(&page, &[]);
+        // The code's centre 4 mm from where the squares put it: the page is not flat.
+        let (x, y) = sc.map(page.code.center());
+        let e = align(&img, &page, A4, 200.0 / 25.4, Some((x + 4.0 * sc.k, y))).unwrap_err();
+        assert!(matches!(e, AlignError::Distorted { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_square_cut_by_the_search_window_is_left_for_the_wider_look() {
+        let page = bare_page();
+        let sc = scan_of(0.0, (0.0, 0.0));
+        let img = sc.render(&page, &[]);
+        let (x, y) = sc.map(page.marks[0].center());
+        // Predicted 13 mm to the left, the first window ends 5 mm into the 6 mm square: a
+        // 5 × 6 mm blob, square enough to pass, its centroid 0.5 mm off.
+        let off = (x - 13.0 * sc.k, y);
+        assert_eq!(find_mark(&img, off, sc.k, MARK_SEARCH_MM), Look::Clipped);
+        let (fx, fy) = find_mark(&img, off, sc.k, MARK_SEARCH_WIDE_MM)
+            .point()
+            .unwrap();
+        assert!((fx - x).hypot(fy - y) < 0.1 * sc.k, "{fx} {fy} vs {x} {y}");
+    }
+
+    #[test]
+    fn a_blob_in_an_image_corner_gives_no_cut_centre() {
+        let r = Reach {
+            edge: [true, true, false, false],
+            u: (0.5, 40.5),
+            v: (0.5, 30.5),
+        };
+        assert!(cut_centre(&r).is_none());
+        let top = Reach {
+            edge: [false, true, false, false],
+            u: (100.5, 170.5),
+            v: (0.5, 40.5),
+        };
+        // 71 px wide, inner edge at 40.5: the centre sits 35 px above it.
+        assert_eq!(cut_centre(&top), Some(((135.5, 5.5), 71.0)));
     }
 
     #[test]
