@@ -298,7 +298,7 @@ fn ci_slice_never_a_wrong_count() {
 /// Every profile on ≥ 5,000 questions: all three seed forms, 附2 for every branch, several
 /// resolutions and formats. `make accuracy`.
 #[test]
-#[ignore = "about ten minutes; run with `make accuracy`"]
+#[ignore = "about a minute and a half; run with `make accuracy`"]
 fn full_table() {
     let stacks = |seed: u64| {
         vec![
@@ -356,14 +356,14 @@ fn full_table() {
 
 /// The `hard` row of the full table alone (same stacks and seed), for tuning.
 #[test]
-#[ignore = "about a minute; the hard row of `full_table`"]
+#[ignore = "about half a minute; the hard row of `full_table`"]
 fn hard_row() {
     one_row(Profile::Hard, 300);
 }
 
 /// The `office` row of the full table alone (same stacks and seed), for tuning.
 #[test]
-#[ignore = "about a minute; the office row of `full_table`"]
+#[ignore = "about half a minute; the office row of `full_table`"]
 fn office_row() {
     one_row(Profile::Office, 200);
 }
