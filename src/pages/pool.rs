@@ -42,7 +42,8 @@ thread_local! {
 }
 
 /// A buffer of exactly `len` bytes, reused when one is spare. Its contents are whatever the
-/// last page left there: callers overwrite every byte (decoders) or fill it first.
+/// last page left there: callers overwrite every byte (decoders: zune-jpeg writes every pixel
+/// even of a truncated file, see the test in pages/tests.rs) or fill it first.
 #[must_use]
 pub fn take(len: usize) -> Vec<u8> {
     let reused = SPARE.with(|s| {

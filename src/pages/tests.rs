@@ -1526,3 +1526,33 @@ fn content_beats_extension() {
     assert_eq!(source.kind(), InputKind::Png);
     assert_eq!(source.load_page(0).unwrap().image.as_raw(), page.as_raw());
 }
+
+#[test]
+fn a_reused_page_buffer_never_shows_the_previous_page_through_a_truncated_jpeg() {
+    // The pool hands out buffers holding the last page's pixels; every decoder must write
+    // every byte. A truncated JPEG still decodes (the missing part comes out uniform), so it
+    // is the case to check: decoded into a buffer a previous page left, it must equal a
+    // fresh decode.
+    let (w, h) = (320, 240);
+    let page = form_page(w, h, 3);
+    let mut full = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut full, 90)
+        .encode(page.as_raw(), w, h, image::ExtendedColorType::L8)
+        .unwrap();
+    let truncated = full[..full.len() * 2 / 5].to_vec();
+    let fresh = std::thread::spawn({
+        let t = truncated.clone();
+        move || super::raster::decode_jpeg(&t, false).unwrap()
+    })
+    .join()
+    .unwrap();
+    // What a previous page left: gray 100, which neither a fresh buffer's zeros nor this
+    // page's decode produce everywhere.
+    super::pool::give(vec![100u8; (w * h) as usize]);
+    let reused = super::raster::decode_jpeg(&truncated, false).unwrap();
+    assert_eq!(reused, fresh);
+    assert!(
+        reused.pixels().any(|p| p.0[0] > 200),
+        "the page's paper came through"
+    );
+}
