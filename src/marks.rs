@@ -181,13 +181,8 @@ struct DarkSums {
 impl DarkSums {
     /// Over `[x0, x1) × [y0, y1)` (clamped to the image).
     fn new(img: &GrayImage, x0: i64, y0: i64, x1: i64, y1: i64, level: u8) -> Self {
-        let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
-        let (x0, x1, y0, y1) = (
-            x0.clamp(0, iw),
-            x1.clamp(0, iw),
-            y0.clamp(0, ih),
-            y1.clamp(0, ih),
-        );
+        let iw = i64::from(img.width());
+        let (x0, y0, x1, y1) = clamped(img, (x0, y0, x1, y1));
         let (w, h) = (x1 - x0, y1 - y0);
         let stride = (w + 1) as usize;
         let mut sums = vec![0u32; stride * (h + 1) as usize];
@@ -295,6 +290,17 @@ fn grow(b: PxBox, d: i64) -> PxBox {
 
 fn area(b: PxBox) -> i64 {
     (b.2 - b.0).max(0) * (b.3 - b.1).max(0)
+}
+
+/// `b` clamped to the image (possibly empty).
+fn clamped(img: &GrayImage, b: PxBox) -> PxBox {
+    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
+    (
+        b.0.clamp(0, iw),
+        b.1.clamp(0, ih),
+        b.2.clamp(0, iw),
+        b.3.clamp(0, ih),
+    )
 }
 
 fn px_box(t: &Transform, r: RectMm) -> PxBox {
@@ -427,13 +433,8 @@ const LINE_SPAN: f64 = 0.9;
 /// A straight vertical or horizontal line of ink across the whole box: a scanner streak or a
 /// fold crease, never a tick (a filled box is caught by its score first).
 fn line_through(img: &GrayImage, b: PxBox, level: u8) -> bool {
-    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
-    let (x0, y0, x1, y1) = (
-        b.0.clamp(0, iw),
-        b.1.clamp(0, ih),
-        b.2.clamp(0, iw),
-        b.3.clamp(0, ih),
-    );
+    let iw = i64::from(img.width());
+    let (x0, y0, x1, y1) = clamped(img, b);
     let (w, h) = ((x1 - x0).max(0) as usize, (y1 - y0).max(0) as usize);
     if w == 0 || h == 0 {
         return false;
@@ -455,9 +456,8 @@ fn line_through(img: &GrayImage, b: PxBox, level: u8) -> bool {
 
 /// Pixels at or below `level` in box `b` but not in box `hole` (both clamped to the image).
 fn dark_outside(img: &GrayImage, b: PxBox, hole: PxBox, level: u8) -> u32 {
-    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
-    let (x0, x1) = (b.0.clamp(0, iw), b.2.clamp(0, iw));
-    let (y0, y1) = (b.1.clamp(0, ih), b.3.clamp(0, ih));
+    let iw = i64::from(img.width());
+    let (x0, y0, x1, y1) = clamped(img, b);
     if x1 <= x0 || y1 <= y0 {
         return 0;
     }
@@ -485,27 +485,13 @@ fn dark_outside(img: &GrayImage, b: PxBox, hole: PxBox, level: u8) -> u32 {
 
 /// Share of the pixels of `b` (clamped to the image) at or below `level`.
 fn share_at_most(img: &GrayImage, b: PxBox, level: u8) -> f64 {
-    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
-    let (x0, y0, x1, y1) = (
-        b.0.clamp(0, iw),
-        b.1.clamp(0, ih),
-        b.2.clamp(0, iw),
-        b.3.clamp(0, ih),
-    );
-    let n = (x1 - x0).max(0) * (y1 - y0).max(0);
+    let b = clamped(img, b);
+    let n = area(b);
     if n == 0 {
         return 0.0;
     }
-    let raw = img.as_raw();
-    let mut dark = 0u32;
-    for y in y0..y1 {
-        let row = (y * iw) as usize;
-        dark += raw[row + x0 as usize..row + x1 as usize]
-            .iter()
-            .map(|&v| u32::from(v <= level))
-            .sum::<u32>();
-    }
-    f64::from(dark) / n as f64
+    // No hole: an empty box.
+    f64::from(dark_outside(img, b, (0, 0, 0, 0), level)) / n as f64
 }
 
 /// The two gray levels cells are measured at.
