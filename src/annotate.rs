@@ -7,7 +7,7 @@
 //! built-in 3×5 digit font, so no font file is needed.
 
 use crate::pages::{self, InputFile};
-use crate::reading::{CellClass, FlagKind, PageStatus};
+use crate::read::outcome::{CellClass, FlagKind, PageStatus};
 use crate::store::{Store, StoreError, StoredPage};
 use image::{GrayImage, Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_rect_mut, draw_hollow_rect_mut};

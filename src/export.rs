@@ -43,7 +43,7 @@
 //! `option=score` pairs joined by `;` and `flags` is `kind:decision` pairs joined by `;`
 //! (`open` when undecided) for the flags about that question, its row's name, or the page.
 
-use crate::reading::{CellClass, PageStatus, QuestionState};
+use crate::read::outcome::{CellClass, PageStatus, QuestionState};
 use crate::store::{Store, StoreError, StoredPage};
 use serde::Serialize;
 use std::io::Write;
@@ -77,8 +77,8 @@ struct PageOut<'a> {
     residual_mm: Option<f64>,
     dpi: Option<f32>,
     questions: Vec<QuestionOut<'a>>,
-    names: &'a [crate::reading::NameReading],
-    writing: &'a [crate::reading::WritingReading],
+    names: &'a [crate::read::outcome::NameReading],
+    writing: &'a [crate::read::outcome::WritingReading],
     flags: Vec<FlagOut<'a>>,
 }
 

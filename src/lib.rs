@@ -1,10 +1,9 @@
 //! pingyi (评议): print appraisal forms, read scanned returns, count them.
 //!
 //! The modules follow the pipeline: `form`/`campaign` (the data) → `layout` (the geometry
-//! contract) → `print` → `pages` (read scanned inputs) → `align` → `marks` → `ocr` →
-//! `review` → `tally` → `report`.
+//! contract) → `print` → `pages` (decode scanned inputs) → `read` (identify, align, marks,
+//! questions) → `ocr` → `store` (with `scan` driving a batch) → `review` → `tally` → `report`.
 
-pub mod align;
 pub mod annotate;
 pub mod bench;
 pub mod campaign;
@@ -13,13 +12,11 @@ pub mod export;
 pub mod folder;
 pub mod form;
 pub mod layout;
-pub mod marks;
 pub mod ocr;
 pub mod pages;
 pub mod print;
 pub mod raster;
 pub mod read;
-pub mod reading;
 pub mod report;
 pub mod review;
 pub mod scan;

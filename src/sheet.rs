@@ -46,7 +46,7 @@ pub enum AnswerValue {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpenFlag {
-    pub kind: crate::reading::FlagKind,
+    pub kind: crate::read::outcome::FlagKind,
     pub target: Option<String>,
     pub detail: String,
     /// "file.pdf#3".

@@ -118,7 +118,7 @@ fn judge_batch(batch: &Path, truths: &[simulate::Truth]) -> Tally {
     for id in store.page_ids().unwrap() {
         let p = store.load_page(id).unwrap();
         let r = &p.reading;
-        if r.status == pingyi::reading::PageStatus::Rejected {
+        if r.status == pingyi::read::outcome::PageStatus::Rejected {
             t.rejected.push(format!(
                 "{} {}: {}",
                 p.file,

@@ -12,7 +12,7 @@ use imageproc::geometric_transformations::{rotate_about_center, Border, Interpol
 use pingyi::campaign::{Campaign, Subject};
 use pingyi::form::SubjectKind;
 use pingyi::ocr::{find_tessdata, read_name_crop, read_text, NameRow, OcrError};
-use pingyi::reading::FlagKind;
+use pingyi::read::outcome::FlagKind;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
@@ -438,7 +438,8 @@ fn printed_sheet(campaign: &Campaign, dpi: u32) -> (pingyi::layout::Layout, Gray
 /// The page as the reader hands it over: upright, with a plain mm → px transform.
 fn aligned(layout: &pingyi::layout::Layout, image: GrayImage, dpi: u32) -> pingyi::read::Aligned {
     let (w, h) = image.dimensions();
-    let transform = pingyi::align::Transform::scale(f64::from(dpi) / 25.4, (0.0, 0.0), w, h);
+    let transform =
+        pingyi::read::transform::Transform::scale(f64::from(dpi) / 25.4, (0.0, 0.0), w, h);
     pingyi::read::Aligned {
         image,
         transform,

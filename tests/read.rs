@@ -2,14 +2,14 @@
 //! covered corner squares, blank and foreign pages, unknown layouts and serials.
 
 use image::{imageops, GrayImage, Luma};
-use pingyi::align::AlignError;
 use pingyi::campaign::Campaign;
 use pingyi::code::PageCode;
 use pingyi::folder::PrintedSheet;
 use pingyi::layout::{layout, AnswerCell, Layout};
 use pingyi::raster::{self, px_per_mm};
+use pingyi::read::align::AlignError;
+use pingyi::read::outcome::{FlagKind, PageStatus, QuestionState};
 use pingyi::read::{read_page, try_read_page, ReadContext, ReadError};
-use pingyi::reading::{FlagKind, PageStatus, QuestionState};
 use pingyi::units::RectMm;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -86,7 +86,7 @@ fn first_questions(l: &Layout, n: usize) -> Vec<String> {
     qs
 }
 
-fn state(r: &pingyi::reading::PageReading, q: &str) -> (QuestionState, Option<String>) {
+fn state(r: &pingyi::read::outcome::PageReading, q: &str) -> (QuestionState, Option<String>) {
     let q = r.questions.iter().find(|x| x.question == q).unwrap();
     (q.state, q.option.clone())
 }
@@ -105,7 +105,7 @@ fn fill_in(l: &Layout, img: &mut GrayImage, dpi: f64) -> Vec<String> {
     qs
 }
 
-fn assert_filled_in(l: &Layout, r: &pingyi::reading::PageReading, qs: &[String]) {
+fn assert_filled_in(l: &Layout, r: &pingyi::read::outcome::PageReading, qs: &[String]) {
     assert_eq!(r.status, PageStatus::Read, "{:?}", r.reason);
     assert_eq!(
         state(r, &qs[0]),

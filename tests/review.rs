@@ -2,7 +2,7 @@
 
 mod review_fixture;
 
-use pingyi::reading::FlagKind;
+use pingyi::read::outcome::FlagKind;
 use pingyi::store::Store;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

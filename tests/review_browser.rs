@@ -6,7 +6,7 @@
 mod review_fixture;
 
 use fantoccini::{ClientBuilder, Locator};
-use pingyi::reading::FlagKind;
+use pingyi::read::outcome::FlagKind;
 use pingyi::store::Store;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -320,7 +320,7 @@ fn duplicates_encrypted_and_truncated_files_are_recorded_and_the_batch_completes
         .open_flags()
         .unwrap()
         .into_iter()
-        .filter(|f| f.kind == pingyi::reading::FlagKind::Duplicate)
+        .filter(|f| f.kind == pingyi::read::outcome::FlagKind::Duplicate)
         .collect();
     assert_eq!(dups.len(), 1, "{summary}");
     let serial = dups[0].page.serial.clone().unwrap();
@@ -333,7 +333,7 @@ fn duplicates_encrypted_and_truncated_files_are_recorded_and_the_batch_completes
     assert!(with_serial[0]
         .open_flags
         .iter()
-        .any(|f| f.kind == pingyi::reading::FlagKind::Duplicate));
+        .any(|f| f.kind == pingyi::read::outcome::FlagKind::Duplicate));
     let pages_before = with_serial[0].pages.clone();
 
     // Decisions change the sheets as documented.
@@ -361,7 +361,7 @@ fn duplicates_encrypted_and_truncated_files_are_recorded_and_the_batch_completes
     assert!(with_serial.iter().all(|s| s
         .open_flags
         .iter()
-        .all(|f| f.kind != pingyi::reading::FlagKind::Duplicate)));
+        .all(|f| f.kind != pingyi::read::outcome::FlagKind::Duplicate)));
     store
         .decide(
             dups[0].id,

@@ -3,7 +3,7 @@
 use pingyi::campaign::Campaign;
 use pingyi::folder::PrintRecord;
 use pingyi::form::{seed_forms, FormDef, OverLimit};
-use pingyi::reading::FlagKind;
+use pingyi::read::outcome::FlagKind;
 use pingyi::report::{self, Format};
 use pingyi::sheet::{Answer, AnswerValue, IntegrityNote, OpenFlag, Sheet};
 use pingyi::tally::{explain, read_vetoes, tally, Outcome, Status, Tally};

@@ -7,7 +7,7 @@
 
 use pingyi::campaign::Campaign;
 use pingyi::folder::CampaignFolder;
-use pingyi::reading::FlagKind;
+use pingyi::read::outcome::FlagKind;
 use pingyi::scan::{scan, ScanOptions};
 use pingyi::simulate::{self, Intended, OutputFormat, Profile, Truth};
 use pingyi::store::Store;

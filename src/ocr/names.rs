@@ -23,8 +23,8 @@
 use super::engine::{self, Ocr, Psm};
 use crate::campaign::Subject;
 use crate::layout::PageLayout;
+use crate::read::outcome::{Flag, FlagKind, NameReading};
 use crate::read::Aligned;
-use crate::reading::{Flag, FlagKind, NameReading};
 use image::imageops::{self, FilterType};
 use image::GrayImage;
 

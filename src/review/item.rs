@@ -3,7 +3,7 @@
 //! The page does no interpretation of its own; everything it shows is decided here.
 
 use super::labels::{Labels, Printed};
-use crate::reading::{CellClass, FlagKind};
+use crate::read::outcome::{CellClass, FlagKind};
 use crate::store::{Decision, FlagView};
 use serde::Serialize;
 

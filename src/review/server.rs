@@ -20,7 +20,7 @@ use super::auth::{self, Token};
 use super::images::{self, ImageError, Outline, PageCache};
 use super::item::{self, Item};
 use super::labels::Labels;
-use crate::reading::{CellClass, FlagKind};
+use crate::read::outcome::{CellClass, FlagKind};
 use crate::store::{FlagView, Store, StoreError};
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};

@@ -11,7 +11,7 @@
 //!   tick's option, the tick left standing after a correction) is also right; any other
 //!   confident outcome is wrong.
 
-use crate::reading::QuestionState;
+use crate::read::outcome::QuestionState;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 

@@ -21,7 +21,7 @@
 
 use super::load::StoredPage;
 use super::{Store, StoreError};
-use crate::reading::{
+use crate::read::outcome::{
     CellReading, FlagKind, NameReading, PageStatus, QuestionReading, QuestionState, WritingReading,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};

@@ -3,7 +3,7 @@
 use super::flags::{self, Decision};
 use super::{Store, StoreError};
 use crate::code::PageCode;
-use crate::reading::{
+use crate::read::outcome::{
     CellClass, CellReading, Flag, FlagKind, NameReading, PageReading, PageStatus, QuestionReading,
     QuestionState, WritingReading,
 };

@@ -22,7 +22,7 @@
 
 use super::load::StoredPage;
 use super::{Store, StoreError};
-use crate::reading::{FlagKind, PageStatus, QuestionState};
+use crate::read::outcome::{FlagKind, PageStatus, QuestionState};
 use crate::sheet::{Answer, AnswerValue, IntegrityNote, OpenFlag, Sheet};
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::code::PageCode;
-use crate::reading::{
+use crate::read::outcome::{
     CellClass, CellReading, Flag, FlagKind, NameReading, PageReading, PageStatus, QuestionReading,
     QuestionState,
 };

@@ -2,7 +2,7 @@
 //! (file SHA-256, 0-based index) and upserted, so re-reading a page never records it twice.
 
 use super::{Store, StoreError};
-use crate::reading::{CellClass, Flag, FlagKind, PageReading, PageStatus, QuestionState};
+use crate::read::outcome::{CellClass, Flag, FlagKind, PageReading, PageStatus, QuestionState};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::HashSet;
 

@@ -8,7 +8,7 @@ use pingyi::code::PageCode;
 use pingyi::folder::{CampaignFolder, PrintRecord};
 use pingyi::layout::{layout, Layout};
 use pingyi::raster;
-use pingyi::reading::*;
+use pingyi::read::outcome::*;
 use pingyi::store::{PageRecord, Store};
 use pingyi::units::RectMm;
 use std::path::{Path, PathBuf};

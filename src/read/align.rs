@@ -13,42 +13,53 @@
 //! that remain visible (see [`find_cut_mark`]); the page is then accepted only if the code's
 //! centre gives the residual check at least one point beyond the three a fit needs.
 
+use super::levels::{histogram, otsu};
+use super::transform::{fit_affine, fit_homography, Transform};
 use crate::layout::{PageLayout, MARK_SIZE};
-use crate::marks::otsu;
-use crate::units::{PointMm, RectMm, SizeMm};
+use crate::units::{PointMm, SizeMm};
 use image::GrayImage;
 
 /// How far (beyond its own half-size) a square may sit from where a page that fills the image
 /// would put it: a 97 % "fit to page" print moves corner squares ≈ 4.5 mm, a feeder shifts a
 /// sheet a few mm more.
 pub const MARK_SEARCH_MM: f64 = 12.0;
+
 /// Second, wider look for squares not found at first: a sheet printed or scanned at the wrong
 /// size puts them ≈ 20 mm off, and naming its scale tells the clerk more than "not found".
 pub const MARK_SEARCH_WIDE_MM: f64 = 30.0;
+
 /// Largest RMS misfit of the found squares (and the code's centre) to a flat, straight page.
 /// The measured part of a tick box keeps 0.65 mm off its outline and re-centring absorbs
 /// ±1.5 mm, so 1 mm of unexplained distortion is where a cell could start reading its frame.
 pub const RESIDUAL_LIMIT_MM: f64 = 1.0;
+
 /// Largest departure of the measured scale from the expected one. Beyond 10 % the sheet was
 /// scanned (or printed) at the wrong size, and the tick boxes no longer match the form.
 pub const SCALE_TOLERANCE: f64 = 0.10;
+
 /// Lowest share of its bounding box a square's blob must fill: a solid square tilted by 5°
 /// still fills 84 %; a glyph, a table corner or a tick fills far less.
 const MIN_FILL: f64 = 0.75;
+
 /// Smallest short/long side ratio of a square's bounding box.
 const MIN_SQUARENESS: f64 = 0.8;
+
 /// Accepted size of a found square relative to the expected 6 mm (scale tolerance, toner
 /// spread and scanner blur included).
 const SIDE_RANGE: (f64, f64) = (0.75, 1.3);
+
 /// Gray levels between the paper and ink classes below which a window holds no ink at all.
 const MIN_CONTRAST: f64 = 64.0;
+
 /// How far (beyond its own half-size) a square cut by the image edge may sit from where the
 /// two whole squares put it: they fix turn and scale, so only a printer's few-per-mille
 /// stretch and paper warp remain, far below this.
 const CUT_SEARCH_MM: f64 = 4.0;
+
 /// Least share of its side a cut square must show across the cut: enough of both side edges
 /// to measure (a 3° skew tilts the cut by 5 % of the side) and too much for a stray glyph.
 const MIN_CUT_DEPTH: f64 = 0.35;
+
 /// Largest turn of the page at which cut squares are measured: a feeder skews a few degrees,
 /// and beyond 45° a cut across the top would be taken for one down the side.
 const MAX_CUT_TURN_DEG: f64 = 10.0;
@@ -70,93 +81,6 @@ pub enum AlignError {
     WrongScale { scale_x: f64, scale_y: f64 },
     #[error("the corner squares found do not define a page (they lie on a line)")]
     Degenerate,
-}
-
-/// Layout millimetres → upright-image pixels: a 3×3 projective matrix (affine when its last
-/// row is 0 0 1), plus the image size for clamping.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Transform {
-    m: [f64; 9],
-    pub width: u32,
-    pub height: u32,
-}
-
-impl Transform {
-    /// A transform from a row-major matrix, for an image of `width` × `height`.
-    #[must_use]
-    pub fn from_matrix(m: [f64; 9], width: u32, height: u32) -> Self {
-        Self { m, width, height }
-    }
-
-    /// A plain scale (and offset): mm × `s` + `offset` px.
-    #[must_use]
-    pub fn scale(s: f64, offset: (f64, f64), width: u32, height: u32) -> Self {
-        Self::from_matrix(
-            [s, 0.0, offset.0, 0.0, s, offset.1, 0.0, 0.0, 1.0],
-            width,
-            height,
-        )
-    }
-
-    /// Row-major 3×3 matrix (as `PageReading::transform` stores it).
-    #[must_use]
-    pub fn matrix(&self) -> [f64; 9] {
-        self.m
-    }
-
-    /// Where a layout point lands in the image, pixels (continuous: pixel centres at +0.5).
-    #[must_use]
-    pub fn map(&self, p: PointMm) -> (f64, f64) {
-        let m = &self.m;
-        let w = m[6] * p.x + m[7] * p.y + m[8];
-        // A projective denominator near zero only arises from a degenerate fit; keep finite.
-        let w = if w.abs() < 1e-12 { 1e-12 } else { w };
-        (
-            (m[0] * p.x + m[1] * p.y + m[2]) / w,
-            (m[3] * p.x + m[4] * p.y + m[5]) / w,
-        )
-    }
-
-    /// Bounding box of a layout rectangle in the image, unclamped: (x0, y0, x1, y1).
-    #[must_use]
-    pub fn rect_f(&self, r: RectMm) -> (f64, f64, f64, f64) {
-        let c = [
-            self.map(PointMm::new(r.x, r.y)),
-            self.map(PointMm::new(r.right(), r.y)),
-            self.map(PointMm::new(r.right(), r.bottom())),
-            self.map(PointMm::new(r.x, r.bottom())),
-        ];
-        let x0 = c.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
-        let x1 = c.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-        let y0 = c.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-        let y1 = c.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-        (x0, y0, x1, y1)
-    }
-
-    /// A layout rectangle as image pixels `[x, y, w, h]`, clamped to the image (may be empty).
-    #[must_use]
-    pub fn rect_px(&self, r: RectMm) -> [u32; 4] {
-        let (x0, y0, x1, y1) = self.rect_f(r);
-        let cl = |v: f64, hi: u32| {
-            if v.is_finite() {
-                v.round().clamp(0.0, f64::from(hi)) as u32
-            } else {
-                0
-            }
-        };
-        let (x0, x1) = (cl(x0, self.width), cl(x1, self.width));
-        let (y0, y1) = (cl(y0, self.height), cl(y1, self.height));
-        [x0, y0, x1.saturating_sub(x0), y1.saturating_sub(y0)]
-    }
-
-    /// Local scale at `p`, pixels per millimetre (mean of the two axes).
-    #[must_use]
-    pub fn px_per_mm(&self, p: PointMm) -> f64 {
-        let o = self.map(p);
-        let x = self.map(PointMm::new(p.x + 1.0, p.y));
-        let y = self.map(PointMm::new(p.x, p.y + 1.0));
-        (((x.0 - o.0).hypot(x.1 - o.1)) + ((y.0 - o.0).hypot(y.1 - o.1))) / 2.0
-    }
 }
 
 /// Where a page was found in the image.
@@ -321,7 +245,7 @@ fn find_mark(img: &GrayImage, centre: (f64, f64), scale: f64, search_mm: f64) ->
             .take(wh)
             .map(|row| &row[x0 as usize..x1 as usize])
     };
-    let o = otsu(&crate::marks::histogram(rows(), 1));
+    let o = otsu(&histogram(rows(), 1));
     if o.light_mean - o.dark_mean < MIN_CONTRAST {
         return Look::Nothing;
     }
@@ -488,7 +412,7 @@ fn find_cut_mark(
             .take(wh)
             .map(|row| &row[x0 as usize..x1 as usize])
     };
-    let o = otsu(&crate::marks::histogram(rows(), 1));
+    let o = otsu(&histogram(rows(), 1));
     if o.light_mean - o.dark_mean < MIN_CONTRAST {
         return None;
     }
@@ -623,165 +547,10 @@ fn flood(
     b
 }
 
-/// Solve `a · x = b` (n×n, row-major) by Gaussian elimination with partial pivoting.
-fn solve(mut a: Vec<f64>, mut b: Vec<f64>) -> Option<Vec<f64>> {
-    let n = b.len();
-    for col in 0..n {
-        let piv =
-            (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))?;
-        // Relative to the matrix's magnitude the pivot is ~0: the points are degenerate.
-        if a[piv * n + col].abs() < 1e-12 {
-            return None;
-        }
-        if piv != col {
-            for k in 0..n {
-                a.swap(piv * n + k, col * n + k);
-            }
-            b.swap(piv, col);
-        }
-        for r in col + 1..n {
-            let f = a[r * n + col] / a[col * n + col];
-            for k in col..n {
-                a[r * n + k] -= f * a[col * n + k];
-            }
-            b[r] -= f * b[col];
-        }
-    }
-    let mut x = vec![0.0; n];
-    for r in (0..n).rev() {
-        let s: f64 = (r + 1..n).map(|k| a[r * n + k] * x[k]).sum();
-        x[r] = (b[r] - s) / a[r * n + r];
-    }
-    x.iter().all(|v| v.is_finite()).then_some(x)
-}
-
-/// Least-squares affine map (x' = a0 x + a1 y + a2, y' = a3 x + a4 y + a5) through ≥ 3 pairs.
-fn fit_affine(pairs: &[(PointMm, (f64, f64))]) -> Option<[f64; 6]> {
-    if pairs.len() < 3 {
-        return None;
-    }
-    // Normal equations on centred source points keep the system well conditioned.
-    let n = pairs.len() as f64;
-    let (mx, my) = (
-        pairs.iter().map(|p| p.0.x).sum::<f64>() / n,
-        pairs.iter().map(|p| p.0.y).sum::<f64>() / n,
-    );
-    let mut ata = vec![0.0; 9];
-    let (mut bx, mut by) = (vec![0.0; 3], vec![0.0; 3]);
-    for (p, q) in pairs {
-        let v = [p.x - mx, p.y - my, 1.0];
-        for i in 0..3 {
-            for j in 0..3 {
-                ata[i * 3 + j] += v[i] * v[j];
-            }
-            bx[i] += v[i] * q.0;
-            by[i] += v[i] * q.1;
-        }
-    }
-    let x = solve(ata.clone(), bx)?;
-    let y = solve(ata, by)?;
-    Some([
-        x[0],
-        x[1],
-        x[2] - x[0] * mx - x[1] * my,
-        y[0],
-        y[1],
-        y[2] - y[0] * mx - y[1] * my,
-    ])
-}
-
-/// The homography through exactly four pairs (none three on a line).
-fn fit_homography(pairs: &[(PointMm, (f64, f64))]) -> Option<[f64; 9]> {
-    if pairs.len() != 4 {
-        return None;
-    }
-    // Bring both sides to about unit size so the 8×8 system is well conditioned.
-    let (ks, kd) = (0.01, 0.001);
-    let mut a = vec![0.0; 64];
-    let mut b = vec![0.0; 8];
-    for (k, (p, q)) in pairs.iter().enumerate() {
-        let (x, y, u, v) = (p.x * ks, p.y * ks, q.0 * kd, q.1 * kd);
-        let r = 2 * k;
-        a[r * 8..r * 8 + 8].copy_from_slice(&[x, y, 1.0, 0.0, 0.0, 0.0, -x * u, -y * u]);
-        a[(r + 1) * 8..(r + 1) * 8 + 8].copy_from_slice(&[
-            0.0,
-            0.0,
-            0.0,
-            x,
-            y,
-            1.0,
-            -x * v,
-            -y * v,
-        ]);
-        b[r] = u;
-        b[r + 1] = v;
-    }
-    let h = solve(a, b)?;
-    // H = diag(1/kd, 1/kd, 1) · Hn · diag(ks, ks, 1)
-    Some([
-        h[0] * ks / kd,
-        h[1] * ks / kd,
-        h[2] / kd,
-        h[3] * ks / kd,
-        h[4] * ks / kd,
-        h[5] / kd,
-        h[6] * ks,
-        h[7] * ks,
-        1.0,
-    ])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::units::A4;
-
-    fn pairs(f: impl Fn(f64, f64) -> (f64, f64)) -> Vec<(PointMm, (f64, f64))> {
-        [(11.0, 11.0), (199.0, 11.0), (199.0, 286.0), (11.0, 286.0)]
-            .iter()
-            .map(|&(x, y)| (PointMm::new(x, y), f(x, y)))
-            .collect()
-    }
-
-    #[test]
-    fn an_affine_fit_recovers_a_rotated_scaled_page() {
-        let (c, s) = (0.02f64.cos() * 11.8, 0.02f64.sin() * 11.8);
-        let f = |x: f64, y: f64| (c * x - s * y + 30.0, s * x + c * y - 12.0);
-        let a = fit_affine(&pairs(f)[..3]).unwrap();
-        let t = Transform::from_matrix(
-            [a[0], a[1], a[2], a[3], a[4], a[5], 0.0, 0.0, 1.0],
-            2480,
-            3508,
-        );
-        let (x, y) = t.map(PointMm::new(100.0, 150.0));
-        let (ex, ey) = f(100.0, 150.0);
-        assert!((x - ex).abs() < 1e-6 && (y - ey).abs() < 1e-6);
-        assert!((t.px_per_mm(PointMm::new(50.0, 50.0)) - 11.8).abs() < 1e-6);
-    }
-
-    #[test]
-    fn a_homography_passes_through_its_four_points() {
-        // A slight keystone: the bottom edge is wider than the top.
-        let f = |x: f64, y: f64| ((x - 105.0) * (11.0 + y / 300.0) + 1240.0, y * 11.8 + 5.0);
-        let ps = pairs(f);
-        let t = Transform::from_matrix(fit_homography(&ps).unwrap(), 2480, 3508);
-        for (p, q) in ps {
-            let m = t.map(p);
-            assert!(
-                (m.0 - q.0).abs() < 1e-6 && (m.1 - q.1).abs() < 1e-6,
-                "{m:?} vs {q:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn collinear_points_give_no_fit() {
-        let ps: Vec<_> = [(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)]
-            .iter()
-            .map(|&(x, y)| (PointMm::new(x, y), (x, y)))
-            .collect();
-        assert!(fit_affine(&ps).is_none());
-    }
+    use crate::units::{RectMm, A4};
 
     /// An A4 page layout with only its registration squares and code box.
     fn bare_page() -> PageLayout {
@@ -979,18 +748,5 @@ mod tests {
         };
         // 71 px wide, inner edge at 40.5: the centre sits 35 px above it.
         assert_eq!(cut_centre(&top), Some(((135.5, 5.5), 71.0)));
-    }
-
-    #[test]
-    fn rect_px_is_clamped_to_the_image() {
-        let t = Transform::scale(10.0, (-50.0, 0.0), 100, 100);
-        assert_eq!(
-            t.rect_px(RectMm::new(0.0, 0.0, 20.0, 20.0)),
-            [0, 0, 100, 100]
-        );
-        assert_eq!(
-            t.rect_px(RectMm::new(50.0, 50.0, 5.0, 5.0)),
-            [100, 100, 0, 0]
-        );
     }
 }

@@ -1,0 +1,280 @@
+//! Identifying a page: find and decode its QR code ([`PageCode`]) in the corner where each
+//! quarter turn of the sheet would put it, which also tells how the sheet was turned.
+
+use super::levels;
+use super::ReadError;
+use crate::code::PageCode;
+use image::GrayImage;
+
+/// The wide corner crop searched for the code when the near one fails, as a share of the
+/// upright page: the code sits in the bottom-right 22 % × 14 % of every layout (portrait or
+/// landscape), with room for scaling and for scans with a wide border.
+const CODE_CROP: (f64, f64) = (0.35, 0.25);
+/// The near crop reaches this far (mm) around the code's printed box: more than the largest
+/// shift of a page on the scanner glass plus a skew's swing at the corner (the corner squares
+/// are searched as far). Half the wide crop's pixels, so it is tried first.
+const CODE_REACH_MM: f64 = 12.0;
+/// Pixels per QR module the decoder needs to work reliably; above twice this the crop is
+/// first tried downsampled (4× fewer pixels).
+const QR_MODULE_PX: f64 = 4.0;
+/// Millimetres per QR module of the printed code (26 mm box / 37 modules, see layout).
+const QR_MODULE_MM: f64 = 0.7;
+/// Nominal long side of the paper the forms are printed on (A4), for the code crop's scale
+/// before the layout is known.
+const A4_LONG_MM: f64 = 297.0;
+
+/// The page code found in a scan.
+pub struct Found {
+    pub code: PageCode,
+    /// Clockwise rotation of the scan relative to the upright page.
+    pub rotation: u32,
+    /// Centre of the code in the scan, pixels.
+    pub centre: (f64, f64),
+}
+
+/// How a crop is prepared for the QR decoder.
+#[derive(Clone, Copy, PartialEq)]
+enum Prep {
+    /// Box-averaged by this factor (1 = as scanned).
+    Scaled(u32),
+    /// Median 3×3 then Otsu: for 150 dpi and noisy scans.
+    Cleaned,
+}
+
+/// How far from the corner the code is looked for.
+#[derive(Clone, Copy, PartialEq)]
+enum Reach {
+    /// Around where the layout prints it, give or take [`CODE_REACH_MM`].
+    Near,
+    /// The page's whole bottom-right corner ([`CODE_CROP`]).
+    Wide,
+}
+
+/// Decode the page code from the corner where each rotation would put it: first near its
+/// printed place, downsampled (nearly every page ends there), then over the wide corner at
+/// full resolution and cleaned of noise.
+pub fn identify(img: &GrayImage) -> Result<Found, ReadError> {
+    let (w, h) = img.dimensions();
+    let s = f64::from(w.max(h)) / A4_LONG_MM;
+    let factor = ((s * QR_MODULE_MM / QR_MODULE_PX).floor() as u32).max(1);
+    let mut tries = vec![
+        (Reach::Near, Prep::Scaled(factor)),
+        (Reach::Wide, Prep::Scaled(factor)),
+    ];
+    if factor > 1 {
+        tries.push((Reach::Wide, Prep::Scaled(1)));
+    }
+    tries.push((Reach::Wide, Prep::Cleaned));
+    let mut foreign = None;
+    for (reach, prep) in tries {
+        // Upright first, then upside down (the usual feeder mistakes), then sideways.
+        for hyp in [0u32, 180, 90, 270] {
+            let (x0, y0, cw, ch) = match reach {
+                Reach::Near => near_crop(w, h, s, hyp),
+                Reach::Wide => corner_crop(w, h, hyp),
+            };
+            for (text, centre, rotation) in decode_crop(img, x0, y0, cw, ch, prep) {
+                match PageCode::parse(&text) {
+                    Ok(code) => {
+                        return Ok(Found {
+                            code,
+                            rotation,
+                            centre,
+                        })
+                    }
+                    Err(e) => foreign = Some(e),
+                }
+            }
+        }
+    }
+    Err(foreign.map_or(ReadError::NoCode, ReadError::BadCode))
+}
+
+/// The crop (x, y, w, h) holding the upright page's bottom-right corner, if the scan is the
+/// upright page turned clockwise by `rotation`.
+fn corner_crop(w: u32, h: u32, rotation: u32) -> (u32, u32, u32, u32) {
+    let (fw, fh) = CODE_CROP;
+    let (wf, hf) = (f64::from(w), f64::from(h));
+    // Crop size in the scan: page width runs along the scan's height when turned sideways.
+    let (cw, ch) = if rotation.is_multiple_of(180) {
+        (wf * fw, hf * fh)
+    } else {
+        (wf * fh, hf * fw)
+    };
+    let (cw, ch) = (cw.round() as u32, ch.round() as u32);
+    let (right, bottom) = (w.saturating_sub(cw), h.saturating_sub(ch));
+    match rotation {
+        0 => (right, bottom, cw, ch),
+        90 => (0, bottom, cw, ch),
+        180 => (0, 0, cw, ch),
+        _ => (right, 0, cw, ch),
+    }
+}
+
+/// The crop (x, y, w, h) around where the code is printed, if the scan (`s` pixels per mm) is
+/// the upright page turned clockwise by `rotation`.
+fn near_crop(w: u32, h: u32, s: f64, rotation: u32) -> (u32, u32, u32, u32) {
+    use crate::layout::{CODE_FROM_BOTTOM, CODE_FROM_RIGHT, CODE_SIZE};
+    let px = |mm: f64| (mm * s).round().max(0.0) as u32;
+    // Distances from the upright page's right and bottom edges, [near, far).
+    let right = (
+        px(CODE_FROM_RIGHT - CODE_REACH_MM),
+        px(CODE_FROM_RIGHT + CODE_SIZE + CODE_REACH_MM),
+    );
+    let bottom = (
+        px(CODE_FROM_BOTTOM - CODE_REACH_MM),
+        px(CODE_FROM_BOTTOM + CODE_SIZE + CODE_REACH_MM),
+    );
+    // Where those edges lie in the scan: a clockwise turn moves the upright right edge to
+    // the scan's bottom (90°), left (180°) or top (270°).
+    let from_far =
+        |size: u32, (near, far): (u32, u32)| (size.saturating_sub(far), size.saturating_sub(near));
+    let ((x0, x1), (y0, y1)) = match rotation {
+        0 => (from_far(w, right), from_far(h, bottom)),
+        90 => (bottom, from_far(h, right)),
+        180 => (right, bottom),
+        _ => (from_far(w, bottom), right),
+    };
+    let (x1, y1) = (x1.min(w), y1.min(h));
+    (x0.min(x1), y0.min(y1), x1 - x0.min(x1), y1 - y0.min(y1))
+}
+
+/// Every decodable QR code in a crop: (text, centre in scan pixels, clockwise rotation).
+fn decode_crop(
+    img: &GrayImage,
+    x0: u32,
+    y0: u32,
+    cw: u32,
+    ch: u32,
+    prep: Prep,
+) -> Vec<(String, (f64, f64), u32)> {
+    let (f, buf, bw, bh) = match prep {
+        Prep::Scaled(f) => {
+            let (bw, bh) = (cw / f, ch / f);
+            let (raw, iw) = (img.as_raw(), img.width() as usize);
+            let (fu, x0u, y0u) = (f as usize, x0 as usize, y0 as usize);
+            let mut buf = Vec::with_capacity((bw * bh) as usize);
+            for y in 0..bh as usize {
+                for x in 0..bw as usize {
+                    let mut sum = 0u32;
+                    for dy in 0..fu {
+                        let row = (y0u + y * fu + dy) * iw + x0u + x * fu;
+                        sum += raw[row..row + fu]
+                            .iter()
+                            .map(|&v| u32::from(v))
+                            .sum::<u32>();
+                    }
+                    buf.push((sum / (f * f)) as u8);
+                }
+            }
+            (f, buf, bw, bh)
+        }
+        Prep::Cleaned => {
+            let crop = image::imageops::crop_imm(img, x0, y0, cw, ch).to_image();
+            let med = imageproc::filter::median_filter(&crop, 1, 1);
+            let mut hist = [0u32; 256];
+            for p in med.pixels() {
+                hist[p.0[0] as usize] += 1;
+            }
+            let level = levels::otsu(&hist).level;
+            let buf = med
+                .pixels()
+                .map(|p| if p.0[0] <= level { 0 } else { 255 })
+                .collect();
+            (1, buf, cw, ch)
+        }
+    };
+    if bw == 0 || bh == 0 {
+        return Vec::new();
+    }
+    let (bwu, bhu) = (bw as usize, bh as usize);
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(bwu, bhu, |x, y| buf[y * bwu + x]);
+    let mut out = Vec::new();
+    for grid in prepared.detect_grids() {
+        let Ok((_, text)) = grid.decode() else {
+            continue;
+        };
+        let b = grid.bounds;
+        let (dx, dy) = (f64::from(b[1].x - b[0].x), f64::from(b[1].y - b[0].y));
+        // The code's top edge points right on an upright page; where it points now is the turn.
+        let rotation = if dx.abs() >= dy.abs() {
+            if dx >= 0.0 {
+                0
+            } else {
+                180
+            }
+        } else if dy >= 0.0 {
+            90
+        } else {
+            270
+        };
+        let cx = b.iter().map(|p| f64::from(p.x)).sum::<f64>() / 4.0;
+        let cy = b.iter().map(|p| f64::from(p.y)).sum::<f64>() / 4.0;
+        let k = f64::from(f);
+        out.push((
+            text,
+            (
+                f64::from(x0) + (cx + 0.5) * k,
+                f64::from(y0) + (cy + 0.5) * k,
+            ),
+            rotation,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corner_crops_stay_inside_the_image() {
+        for r in [0, 90, 180, 270] {
+            let (x, y, w, h) = corner_crop(2480, 3508, r);
+            assert!(x + w <= 2480 && y + h <= 3508);
+            let (x, y, w, h) = near_crop(2480, 3508, 11.8, r);
+            assert!(x + w <= 2480 && y + h <= 3508, "{r}: {x} {y} {w} {h}");
+            // Tiny images give empty crops, not wrapped-around ones.
+            let (x, y, w, h) = near_crop(50, 60, 11.8, r);
+            assert!(x + w <= 50 && y + h <= 60);
+        }
+    }
+
+    #[test]
+    fn the_near_crop_holds_the_printed_code_in_every_orientation() {
+        use crate::layout::{CODE_FROM_BOTTOM, CODE_FROM_RIGHT, CODE_SIZE};
+        // A4 portrait at 10 px/mm: the code's box, upright, in pixels.
+        let (pw, ph, s) = (2100u32, 2970u32, 10.0);
+        let x0 = f64::from(pw) - (CODE_FROM_RIGHT + CODE_SIZE) * s;
+        let y0 = f64::from(ph) - (CODE_FROM_BOTTOM + CODE_SIZE) * s;
+        let corners = [(x0, y0), (x0 + CODE_SIZE * s, y0 + CODE_SIZE * s)];
+        for r in [0, 90, 180, 270] {
+            // The scan is the upright page turned clockwise by r.
+            let (sw, sh) = if r % 180 == 0 { (pw, ph) } else { (ph, pw) };
+            let (cx, cy, cw, ch) = near_crop(sw, sh, s, r);
+            for &(ux, uy) in &corners {
+                let (fx, fy) = (f64::from(pw), f64::from(ph));
+                let (x, y) = match r {
+                    90 => (fy - uy, ux),
+                    180 => (fx - ux, fy - uy),
+                    270 => (uy, fx - ux),
+                    _ => (ux, uy),
+                };
+                assert!(
+                    x >= f64::from(cx) + 100.0 && x <= f64::from(cx + cw) - 100.0,
+                    "{r}°: x {x} not well inside {cx}..{}",
+                    cx + cw
+                );
+                assert!(
+                    y >= f64::from(cy) + 100.0 && y <= f64::from(cy + ch) - 100.0,
+                    "{r}°: y {y} not well inside {cy}..{}",
+                    cy + ch
+                );
+            }
+            // About half the wide crop's area.
+            let (_, _, ww, wh) = corner_crop(sw, sh, r);
+            assert!(u64::from(cw) * u64::from(ch) * 2 < u64::from(ww) * u64::from(wh) * 11 / 10);
+        }
+    }
+}
