@@ -17,7 +17,7 @@
 //!   "branch":      "b1" | null,        branch the serial was printed for
 //!   "rotation":    0 | 90 | 180 | 270, clockwise rotation that was undone
 //!   "transform":   [9 numbers] | null, layout mm → upright image px, row-major 3×3
-//!   "residual_mm": 0.12 | null,        registration-mark misfit
+//!   "residual_mm": 0.05 | null,        printed lines off the fitted page, RMS mm
 //!   "dpi":         300.0 | null,
 //!   "questions": [ { "question": "a1.q", "subject": "a1" | null, "item": "q",
 //!                    "state": "answer" | "blank" | "overvote" | "ambiguous",

@@ -169,13 +169,14 @@ pub fn try_read_page(
     let upright = turn_upright(image, found.rotation);
     let centre = upright_point(found.centre, w, h, found.rotation);
     let scale = expected_scale(&upright, layout.size, dpi);
-    let al = align::align(&upright, page, layout.size, scale, Some(centre)).map_err(|source| {
-        ReadError::Align {
+    let contrast = ink.light_mean - ink.dark_mean;
+    let al = align::align(&upright, page, layout.size, scale, Some(centre), contrast).map_err(
+        |source| ReadError::Align {
             code: code.clone(),
             rotation: found.rotation,
             source,
-        }
-    })?;
+        },
+    )?;
     let t = al.transform;
 
     let th = layout.thresholds;

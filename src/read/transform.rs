@@ -7,19 +7,90 @@
 use crate::units::{PointMm, RectMm};
 
 /// Layout millimetres → upright-image pixels: a 3×3 projective matrix (affine when its last
-/// row is 0 0 1), plus the image size for clamping.
+/// row is 0 0 1), an optional local [`Warp`] applied before it, and the image size for
+/// clamping.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transform {
     m: [f64; 9],
+    warp: Warp,
     pub width: u32,
     pub height: u32,
+}
+
+/// How far (mm) one measured offset reaches: about two table rows or half a table cell, the
+/// scale over which a curled or folded sheet bends.
+const WARP_REACH_MM: f64 = 15.0;
+/// Weight of the page's plain geometry (no offset) in every local estimate: that of a probe
+/// two and a half reaches away, so the correction fades out where nothing was measured but
+/// holds its full size among the probes (one probe a reach away still carries 92 %).
+const WARP_PRIOR: f64 = 0.05;
+
+/// A smooth local correction in layout millimetres: where the page's printed lines showed it
+/// lies off its projective map (a sheet curled on the glass, a fold). Each measured offset
+/// pulls its surroundings, weighted by a Gaussian of the distance; far from any measurement
+/// the correction fades to nothing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Warp {
+    /// Offsets along x, measured on vertical lines: (layout point, mm).
+    along_x: Vec<(PointMm, f64)>,
+    /// Offsets along y, measured on horizontal lines.
+    along_y: Vec<(PointMm, f64)>,
+}
+
+impl Warp {
+    #[must_use]
+    pub fn new(along_x: Vec<(PointMm, f64)>, along_y: Vec<(PointMm, f64)>) -> Self {
+        Self { along_x, along_y }
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.along_x.is_empty() && self.along_y.is_empty()
+    }
+
+    /// The correction at `p`: (dx, dy) in millimetres.
+    #[must_use]
+    pub fn at(&self, p: PointMm) -> (f64, f64) {
+        let blend = |v: &[(PointMm, f64)]| {
+            let (mut sw, mut swd) = (WARP_PRIOR, 0.0);
+            let two_var = 2.0 * WARP_REACH_MM * WARP_REACH_MM;
+            for (q, d) in v {
+                let r2 = (q.x - p.x).powi(2) + (q.y - p.y).powi(2);
+                // Beyond three reaches a weight is < 1 % of the prior's: skip the exp.
+                if r2 < 9.0 * WARP_REACH_MM * WARP_REACH_MM {
+                    let w = (-r2 / two_var).exp();
+                    sw += w;
+                    swd += w * d;
+                }
+            }
+            swd / sw
+        };
+        (blend(&self.along_x), blend(&self.along_y))
+    }
 }
 
 impl Transform {
     /// A transform from a row-major matrix, for an image of `width` × `height`.
     #[must_use]
     pub fn from_matrix(m: [f64; 9], width: u32, height: u32) -> Self {
-        Self { m, width, height }
+        Self {
+            m,
+            warp: Warp::default(),
+            width,
+            height,
+        }
+    }
+
+    /// The same projective map with a local correction applied before it.
+    #[must_use]
+    pub fn with_warp(self, warp: Warp) -> Self {
+        Self { warp, ..self }
+    }
+
+    /// The local correction (empty on a flat page).
+    #[must_use]
+    pub fn warp(&self) -> &Warp {
+        &self.warp
     }
 
     /// A plain scale (and offset): mm × `s` + `offset` px.
@@ -32,7 +103,7 @@ impl Transform {
         )
     }
 
-    /// Row-major 3×3 matrix (as `PageReading::transform` stores it).
+    /// Row-major 3×3 matrix (as `PageReading::transform` stores it; the warp is not stored).
     #[must_use]
     pub fn matrix(&self) -> [f64; 9] {
         self.m
@@ -41,6 +112,12 @@ impl Transform {
     /// Where a layout point lands in the image, pixels (continuous: pixel centres at +0.5).
     #[must_use]
     pub fn map(&self, p: PointMm) -> (f64, f64) {
+        let p = if self.warp.is_empty() {
+            p
+        } else {
+            let (dx, dy) = self.warp.at(p);
+            PointMm::new(p.x + dx, p.y + dy)
+        };
         let m = &self.m;
         let w = m[6] * p.x + m[7] * p.y + m[8];
         // A projective denominator near zero only arises from a degenerate fit; keep finite.

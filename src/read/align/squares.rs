@@ -1,21 +1,16 @@
-//! Alignment: find the four printed registration squares of an upright page and fit the
-//! transform from layout millimetres to image pixels.
+//! Finding the four printed registration squares of an upright page.
 //!
 //! Only small windows around where the page geometry predicts each square are looked at
 //! (binarised with their own Otsu level, connected components on the window alone), so a
-//! 300-dpi page costs a few hundred thousand pixels, not nine million. Three squares are
-//! enough (exact affine); with four the transform is the homography through them and the
-//! residual of a least-squares affine fit says whether the paper was creased or stretched.
-//! Every tolerance is in millimetres and converted with the page's scale.
+//! 300-dpi page costs a few hundred thousand pixels, not nine million. Every tolerance is in
+//! millimetres and converted with the page's scale.
 //!
 //! A sheet fed off-centre or skewed can put a square partly outside the scan. When only two
 //! whole squares are found, a square cut by the image edge is still measured from the sides
-//! that remain visible (see [`find_cut_mark`]); the page is then accepted only if the code's
-//! centre gives the residual check at least one point beyond the three a fit needs.
+//! that remain visible (see [`find_cut_mark`]).
 
-use super::levels::{histogram, otsu};
-use super::transform::{fit_affine, fit_homography, Transform};
 use crate::layout::{PageLayout, MARK_SIZE};
+use crate::read::levels::{histogram, otsu};
 use crate::units::{PointMm, SizeMm};
 use image::GrayImage;
 
@@ -27,15 +22,6 @@ pub const MARK_SEARCH_MM: f64 = 12.0;
 /// Second, wider look for squares not found at first: a sheet printed or scanned at the wrong
 /// size puts them ≈ 20 mm off, and naming its scale tells the clerk more than "not found".
 pub const MARK_SEARCH_WIDE_MM: f64 = 30.0;
-
-/// Largest RMS misfit of the found squares (and the code's centre) to a flat, straight page.
-/// The measured part of a tick box keeps 0.65 mm off its outline and re-centring absorbs
-/// ±1.5 mm, so 1 mm of unexplained distortion is where a cell could start reading its frame.
-pub const RESIDUAL_LIMIT_MM: f64 = 1.0;
-
-/// Largest departure of the measured scale from the expected one. Beyond 10 % the sheet was
-/// scanned (or printed) at the wrong size, and the tick boxes no longer match the form.
-pub const SCALE_TOLERANCE: f64 = 0.10;
 
 /// Lowest share of its bounding box a square's blob must fill: a solid square tilted by 5°
 /// still fills 84 %; a glyph, a table corner or a tick fills far less.
@@ -64,51 +50,21 @@ const MIN_CUT_DEPTH: f64 = 0.35;
 /// and beyond 45° a cut across the top would be taken for one down the side.
 const MAX_CUT_TURN_DEG: f64 = 10.0;
 
-/// The corners in the layout's order of `PageLayout::marks`.
-pub const CORNERS: [&str; 4] = ["top-left", "top-right", "bottom-right", "bottom-left"];
-
-/// Why a page could not be aligned, with the evidence.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum AlignError {
-    #[error("only {found} of the 4 black corner squares were found (missing: {}): corner torn off, folded, covered or outside the scan", missing.join(", "))]
-    MarksMissing {
-        found: usize,
-        missing: Vec<&'static str>,
-    },
-    #[error("the corner squares are {residual_mm:.2} mm off a flat page (limit {limit_mm:.1} mm): the sheet is creased, curled or stretched")]
-    Distorted { residual_mm: f64, limit_mm: f64 },
-    #[error("the page appears at {:.0} % × {:.0} % of its printed size (accepted {:.0}–{:.0} %): scanned or printed at the wrong size", scale_x * 100.0, scale_y * 100.0, (1.0 - SCALE_TOLERANCE) * 100.0, (1.0 + SCALE_TOLERANCE) * 100.0)]
-    WrongScale { scale_x: f64, scale_y: f64 },
-    #[error("the corner squares found do not define a page (they lie on a line)")]
-    Degenerate,
-}
-
-/// Where a page was found in the image.
-#[derive(Debug, Clone)]
-pub struct Alignment {
-    pub transform: Transform,
-    /// RMS misfit of the found squares (and code centre) to a least-squares affine page, mm.
-    pub residual_mm: f64,
-    /// Centres of the squares found, pixels, in `CORNERS` order.
-    pub marks: [Option<(f64, f64)>; 4],
-}
-
-/// Find the page in an upright image.
+/// The centres of the four squares (pixels, in [`super::CORNERS`] order), `None` where a
+/// square was not found.
 ///
-/// `scale` is the expected pixels per millimetre (from the dpi or the image size); the page is
-/// expected centred in the image. `code_centre` is where the page code's centre was found (an
-/// independent check point for the residual).
-///
-/// # Errors
-/// [`AlignError`] when fewer than 3 squares are found, the page is distorted past
-/// [`RESIDUAL_LIMIT_MM`], or its scale is off by more than [`SCALE_TOLERANCE`].
-pub fn align(
+/// `scale` is the expected pixels per millimetre; the page is expected centred in the image.
+/// A square cut by the image edge is measured only when two whole squares fix the page's turn
+/// and scale and `code_centre` (where the page code was found) can check it afterwards: two
+/// squares and one cut square are the three points an affine fit passes through exactly.
+#[must_use]
+pub fn find(
     img: &GrayImage,
     page: &PageLayout,
     size: SizeMm,
     scale: f64,
     code_centre: Option<(f64, f64)>,
-) -> Result<Alignment, AlignError> {
+) -> [Option<(f64, f64)>; 4] {
     let (iw, ih) = (f64::from(img.width()), f64::from(img.height()));
     let predict = |p: PointMm| {
         (
@@ -133,18 +89,9 @@ pub fn align(
             found[k] = find_mark(img, predict(r.center()), scale, MARK_SEARCH_WIDE_MM).point();
         }
     }
-    let located = |found: &[Option<(f64, f64)>; 4]| -> Vec<(PointMm, (f64, f64))> {
-        page.marks
-            .iter()
-            .zip(found)
-            .filter_map(|(r, f)| f.map(|f| (r.center(), f)))
-            .collect()
-    };
     // Two whole squares fix the page's turn and scale: look for the others cut by the image
-    // edge. Only with the code's centre as a further check point: two squares and one cut
-    // square are the three points an affine fit passes through exactly (no residual), so
-    // the code's centre is what lets a misplaced cut square show as misfit.
-    let two = located(&found);
+    // edge, only when the code's centre is there to check them.
+    let two = located(page, &found);
     if let ([a, b], Some(_)) = (two.as_slice(), code_centre) {
         let turned = |s: &Similarity| s.angle.abs() > MAX_CUT_TURN_DEG.to_radians();
         if let Some(sim) = Similarity::through(*a, *b).filter(|s| !turned(s)) {
@@ -155,61 +102,17 @@ pub fn align(
             }
         }
     }
-    let pairs = located(&found);
-    if pairs.len() < 3 {
-        let missing = CORNERS
-            .iter()
-            .zip(found)
-            .filter(|(_, f)| f.is_none())
-            .map(|(c, _)| *c)
-            .collect();
-        return Err(AlignError::MarksMissing {
-            found: pairs.len(),
-            missing,
-        });
-    }
-    // The residual: the marks (and the code's centre) against the best flat, straight page.
-    let mut check = pairs.clone();
-    if let Some(c) = code_centre {
-        check.push((page.code.center(), c));
-    }
-    let affine = fit_affine(&check).ok_or(AlignError::Degenerate)?;
-    let (sx, sy) = (affine[0].hypot(affine[3]), affine[1].hypot(affine[4]));
-    if (sx / scale - 1.0).abs() > SCALE_TOLERANCE || (sy / scale - 1.0).abs() > SCALE_TOLERANCE {
-        return Err(AlignError::WrongScale {
-            scale_x: sx / scale,
-            scale_y: sy / scale,
-        });
-    }
-    let s = (sx + sy) / 2.0;
-    let sq: f64 = check
+    found
+}
+
+/// The (layout centre, image centre) pairs of the squares found.
+#[must_use]
+pub fn located(page: &PageLayout, found: &[Option<(f64, f64)>; 4]) -> Vec<(PointMm, (f64, f64))> {
+    page.marks
         .iter()
-        .map(|(p, q)| {
-            let (x, y) = (
-                affine[0] * p.x + affine[1] * p.y + affine[2],
-                affine[3] * p.x + affine[4] * p.y + affine[5],
-            );
-            (x - q.0).powi(2) + (y - q.1).powi(2)
-        })
-        .sum();
-    let residual_mm = (sq / check.len() as f64).sqrt() / s;
-    if residual_mm > RESIDUAL_LIMIT_MM {
-        return Err(AlignError::Distorted {
-            residual_mm,
-            limit_mm: RESIDUAL_LIMIT_MM,
-        });
-    }
-    let m = if pairs.len() == 4 {
-        fit_homography(&pairs).ok_or(AlignError::Degenerate)?
-    } else {
-        let a = fit_affine(&pairs).ok_or(AlignError::Degenerate)?;
-        [a[0], a[1], a[2], a[3], a[4], a[5], 0.0, 0.0, 1.0]
-    };
-    Ok(Alignment {
-        transform: Transform::from_matrix(m, img.width(), img.height()),
-        residual_mm,
-        marks: found,
-    })
+        .zip(found)
+        .filter_map(|(r, f)| f.map(|f| (r.center(), f)))
+        .collect()
 }
 
 /// A connected blob of dark pixels in a window.
@@ -550,172 +453,7 @@ fn flood(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::units::{RectMm, A4};
-
-    /// An A4 page layout with only its registration squares and code box.
-    fn bare_page() -> PageLayout {
-        let mark = |x: f64, y: f64| {
-            RectMm::new(
-                x - MARK_SIZE / 2.0,
-                y - MARK_SIZE / 2.0,
-                MARK_SIZE,
-                MARK_SIZE,
-            )
-        };
-        PageLayout {
-            number: 1,
-            marks: [
-                mark(11.0, 11.0),
-                mark(199.0, 11.0),
-                mark(199.0, 286.0),
-                mark(11.0, 286.0),
-            ],
-            code: RectMm::new(164.0, 255.0, 26.0, 26.0),
-            serial_at: PointMm::new(20.0, 290.0),
-            cells: Vec::new(),
-            names: Vec::new(),
-            writing: Vec::new(),
-            ink: Vec::new(),
-        }
-    }
-
-    /// Where a layout point lands on a scan of the page at `k` px/mm turned by `deg`
-    /// (clockwise as seen) about the image centre and shifted by `shift_mm`.
-    struct Scan {
-        k: f64,
-        deg: f64,
-        shift_mm: (f64, f64),
-        width: u32,
-        height: u32,
-    }
-
-    impl Scan {
-        fn map(&self, p: PointMm) -> (f64, f64) {
-            let (c, s) = (self.deg.to_radians().cos(), self.deg.to_radians().sin());
-            let (x, y) = ((p.x - A4.w / 2.0) * self.k, (p.y - A4.h / 2.0) * self.k);
-            (
-                c * x - s * y + f64::from(self.width) / 2.0 + self.shift_mm.0 * self.k,
-                s * x + c * y + f64::from(self.height) / 2.0 + self.shift_mm.1 * self.k,
-            )
-        }
-
-        /// The page's squares printed dark on light paper (and `extra` filled too).
-        fn render(&self, page: &PageLayout, extra: &[RectMm]) -> GrayImage {
-            let (c, s) = (self.deg.to_radians().cos(), self.deg.to_radians().sin());
-            GrayImage::from_fn(self.width, self.height, |px, py| {
-                let x =
-                    f64::from(px) + 0.5 - f64::from(self.width) / 2.0 - self.shift_mm.0 * self.k;
-                let y =
-                    f64::from(py) + 0.5 - f64::from(self.height) / 2.0 - self.shift_mm.1 * self.k;
-                let p = PointMm::new(
-                    (c * x + s * y) / self.k + A4.w / 2.0,
-                    (-s * x + c * y) / self.k + A4.h / 2.0,
-                );
-                let inside =
-                    |r: &RectMm| p.x >= r.x && p.x < r.right() && p.y >= r.y && p.y < r.bottom();
-                let dark = page.marks.iter().any(inside) || extra.iter().any(inside);
-                image::Luma([if dark { 35 } else { 225 }])
-            })
-        }
-    }
-
-    /// A 200-dpi scan of an A4 page turned `deg` and shifted `shift_mm`.
-    fn scan_of(deg: f64, shift_mm: (f64, f64)) -> Scan {
-        Scan {
-            k: 200.0 / 25.4 * 0.985,
-            deg,
-            shift_mm,
-            width: 1654,
-            height: 2339,
-        }
-    }
-
-    #[test]
-    fn squares_cut_by_any_image_edge_still_align_the_page() {
-        let page = bare_page();
-        // Each shift pushes one pair of squares past an image edge (a fifth to a half of each
-        // square is lost); the turn tilts the cut across the square.
-        for (deg, shift) in [
-            (0.6, (0.0, -12.5)),
-            (-0.6, (0.0, 12.5)),
-            (0.4, (-12.0, 0.0)),
-            (-0.4, (12.0, 0.0)),
-        ] {
-            let sc = scan_of(deg, shift);
-            let img = sc.render(&page, &[]);
-            let code = sc.map(page.code.center());
-            let scale = 200.0 / 25.4;
-            // Without the cut squares this page has two squares only.
-            assert!(
-                page.marks
-                    .iter()
-                    .filter(|r| {
-                        let (x, y) = sc.map(r.center());
-                        let half = MARK_SIZE / 2.0 * sc.k;
-                        x - half < 0.0
-                            || y - half < 0.0
-                            || x + half > f64::from(sc.width)
-                            || y + half > f64::from(sc.height)
-                    })
-                    .count()
-                    == 2
-            );
-            let al = align(&img, &page, A4, scale, Some(code))
-                .unwrap_or_else(|e| panic!("{deg}° {shift:?}: {e}"));
-            assert!(al.marks.iter().all(Option::is_some), "{deg}° {shift:?}");
-            // Every point of the page lands within 0.1 mm of where it was printed.
-            for p in [(11.0, 11.0), (199.0, 11.0), (105.0, 148.0), (30.0, 270.0)] {
-                let p = PointMm::new(p.0, p.1);
-                let (got, want) = (al.transform.map(p), sc.map(p));
-                let err = (got.0 - want.0).hypot(got.1 - want.1) / sc.k;
-                assert!(err < 0.1, "{deg}° {shift:?} at {p:?}: {err:.3} mm off");
-            }
-        }
-    }
-
-    #[test]
-    fn cut_squares_are_not_used_without_the_codes_centre_to_check_them() {
-        let page = bare_page();
-        let sc = scan_of(0.6, (0.0, -12.5));
-        let img = sc.render(&page, &[]);
-        let e = align(&img, &page, A4, 200.0 / 25.4, None).unwrap_err();
-        assert!(
-            matches!(e, AlignError::MarksMissing { found: 2, .. }),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn a_dark_band_along_the_edge_is_not_taken_for_a_cut_square() {
-        let page = bare_page();
-        let sc = scan_of(0.6, (0.0, -12.5));
-        // A scanner's dark border merged with both cut squares.
-        let band = RectMm::new(-20.0, -20.0, 250.0, 32.0);
-        let img = sc.render(&page, &[band]);
-        let e = align(
-            &img,
-            &page,
-            A4,
-            200.0 / 25.4,
-            Some(sc.map(page.code.center())),
-        )
-        .unwrap_err();
-        assert!(
-            matches!(e, AlignError::MarksMissing { found: 2, .. }),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn a_cut_square_that_disagrees_with_the_code_fails_the_residual_check() {
-        let page = bare_page();
-        let sc = scan_of(0.6, (0.0, -12.5));
-        let img = sc.render(&page, &[]);
-        // The code's centre 4 mm from where the squares put it: the page is not flat.
-        let (x, y) = sc.map(page.code.center());
-        let e = align(&img, &page, A4, 200.0 / 25.4, Some((x + 4.0 * sc.k, y))).unwrap_err();
-        assert!(matches!(e, AlignError::Distorted { .. }), "{e}");
-    }
+    use crate::read::align::testpage::{bare_page, scan_of};
 
     #[test]
     fn a_square_cut_by_the_search_window_is_left_for_the_wider_look() {
