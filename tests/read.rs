@@ -484,3 +484,100 @@ fn a_noisy_150_dpi_scan_still_reads() {
     let (r, _) = read_page(img.clone(), Some(150.0), &ctx(&[&l]));
     assert_filled_in(&l, &r, &qs);
 }
+
+/// The page as a 1-bit scanner thresholds it: a little sensor noise first, so the printed
+/// outlines come out jagged, 2 or 3 pixels wide, and the paper speckled.
+fn bilevel(img: &GrayImage, seed: u64) -> GrayImage {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    GrayImage::from_fn(img.width(), img.height(), |x, y| {
+        let v = f64::from(img.get_pixel(x, y).0[0]) + rng.random_range(-60.0..60.0);
+        Luma([if v < 140.0 { 0 } else { 255 }])
+    })
+}
+
+#[test]
+fn clean_boxes_on_a_one_bit_200_dpi_scan_are_confident_blanks() {
+    for id in ["window", "member"] {
+        let l = seed_layout(id);
+        let mut img = render(&l, 200.0);
+        let qs = first_questions(&l, 3);
+        tick(&mut img, cells(&l, &qs[0])[1].tick, 200.0);
+        let (r, _) = read_page(bilevel(&img, 7), Some(200.0), &ctx(&[&l]));
+        assert_eq!(r.status, PageStatus::Read, "{:?}", r.reason);
+        assert_eq!(
+            state(&r, &qs[0]),
+            (
+                QuestionState::Answer,
+                Some(cells(&l, &qs[0])[1].option.clone())
+            ),
+            "{id}"
+        );
+        // Every other question: blank, and nothing sent to a person.
+        for q in r.questions.iter().filter(|q| q.question != qs[0]) {
+            assert_eq!(q.state, QuestionState::Blank, "{id} {}", q.question);
+        }
+        assert!(
+            !r.flags
+                .iter()
+                .any(|f| matches!(f.kind, FlagKind::Marginal | FlagKind::Overvote)),
+            "{id}: {:?}",
+            r.flags
+        );
+    }
+}
+
+#[test]
+fn a_light_pencil_tick_is_never_a_confident_blank() {
+    let l = seed_layout("window");
+    let mut img = render(&l, 300.0);
+    let qs = first_questions(&l, 2);
+    let s = px_per_mm(300.0);
+    let r = cells(&l, &qs[0])[2].tick;
+    let p = |fx: f64, fy: f64| ((r.x + r.w * fx) * s, (r.y + r.h * fy) * s);
+    // Gray 215 on white: a fifth of the paper-to-toner contrast, lighter than any pen.
+    raster::stroke(&mut img, p(0.2, 0.5), p(0.4, 0.8), 0.4 * s, 215);
+    raster::stroke(&mut img, p(0.4, 0.8), p(0.85, 0.15), 0.4 * s, 215);
+    tick(&mut img, cells(&l, &qs[1])[0].tick, 300.0);
+    let (rd, _) = read_page(img, Some(300.0), &ctx(&[&l]));
+    assert_eq!(state(&rd, &qs[0]).0, QuestionState::Ambiguous);
+    assert!(rd
+        .flags
+        .iter()
+        .any(|f| f.kind == FlagKind::Marginal && f.target.as_deref() == Some(&qs[0])));
+    // A dark tick beside it is still read.
+    assert_eq!(state(&rd, &qs[1]).0, QuestionState::Answer);
+}
+
+#[test]
+fn a_folds_shadow_across_a_row_of_boxes_is_paper_not_ink() {
+    let l = seed_layout("window");
+    let dpi = 200.0;
+    let mut img = render(&l, dpi);
+    let qs = first_questions(&l, 2);
+    let s = px_per_mm(dpi);
+    // A 3 mm soft shadow, 30 gray levels deep at its middle, with a 2-pixel crease, right
+    // across the boxes of the first question's row; folded by hand, so 0.3° off the print's
+    // axis (a scanner streak would run exactly along the image's).
+    let first = cells(&l, &qs[0])[0].tick.center();
+    let (x0, y0) = (first.x * s, first.y * s);
+    for y in 0..img.height() {
+        for x in 0..img.width() {
+            let along = (f64::from(x) - x0) * 0.005;
+            let d = (f64::from(y) - y0 - along) / (1.5 * s);
+            let dark = 30.0 * (-d * d).exp() + if d.abs() < 0.08 { 20.0 } else { 0.0 };
+            let p = img.get_pixel_mut(x, y);
+            p.0[0] = (f64::from(p.0[0]) - dark).max(0.0) as u8;
+        }
+    }
+    tick(&mut img, cells(&l, &qs[1])[3].tick, dpi);
+    let (r, _) = read_page(img, Some(dpi as f32), &ctx(&[&l]));
+    assert_eq!(state(&r, &qs[0]).0, QuestionState::Blank, "{:?}", r.flags);
+    assert!(r.flags.is_empty(), "{:?}", r.flags);
+    assert_eq!(
+        state(&r, &qs[1]),
+        (
+            QuestionState::Answer,
+            Some(cells(&l, &qs[1])[3].option.clone())
+        )
+    );
+}

@@ -3,12 +3,6 @@
 
 use image::GrayImage;
 
-/// How much darker than the paper a pixel must be to count as faint ink, as a share of the
-/// page's paper-to-ink contrast: a light ballpoint (gray 140–175 on paper ≈ 240) blurred by
-/// the scanner stays ≥ 40 % of the contrast below the paper, scanner noise (σ ≤ 9 levels) and
-/// JPEG ringing stay within 15 %.
-pub const FAINT_DROP: f64 = 0.25;
-
 /// Otsu's split of a gray histogram, with the mean of each class.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Otsu {
@@ -118,31 +112,6 @@ pub fn page_ink(img: &GrayImage) -> Otsu {
     o
 }
 
-/// The two gray levels cells are measured at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Levels {
-    /// Ink: the page's Otsu level.
-    pub dark: u8,
-    /// A faint pen: anything this much darker than the paper (see [`FAINT_DROP`]).
-    pub faint: u8,
-    /// That faint pen's margin below the paper, in gray levels.
-    pub drop: u8,
-}
-
-impl Levels {
-    /// From the page's Otsu split.
-    #[must_use]
-    pub fn of_page(o: &Otsu) -> Self {
-        let contrast = (o.light_mean - o.dark_mean).max(0.0);
-        let faint = (o.light_mean - FAINT_DROP * contrast).clamp(0.0, 255.0) as u8;
-        Self {
-            dark: o.level,
-            faint: faint.max(o.level),
-            drop: (FAINT_DROP * contrast).clamp(1.0, 255.0) as u8,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,18 +150,5 @@ mod tests {
         let mut h = [0u32; 256];
         h[250] = 10;
         assert_eq!(otsu(&h).dark_share, 0.0);
-    }
-
-    #[test]
-    fn faint_level_sits_between_paper_and_ink() {
-        let o = Otsu {
-            level: 130,
-            dark_mean: 40.0,
-            light_mean: 240.0,
-            dark_share: 0.05,
-        };
-        let lv = Levels::of_page(&o);
-        assert_eq!(lv.dark, 130);
-        assert_eq!(lv.faint, 190);
     }
 }

@@ -180,7 +180,7 @@ pub fn try_read_page(
     let t = al.transform;
 
     let th = layout.thresholds;
-    let read = marks::read_cells(&upright, page, &t, levels::Levels::of_page(&ink), th);
+    let read = marks::read_cells(&upright, page, &t, &ink, th);
     let (questions, mut flags) = questions::decide(layout, page, &read.cells, &read.streaked, th);
     flags.extend(marks::streak_note(&read));
     let cells = read.cells;
