@@ -14,6 +14,7 @@ pub mod form;
 pub mod layout;
 pub mod ocr;
 pub mod pages;
+pub mod place;
 pub mod print;
 pub mod raster;
 pub mod read;
