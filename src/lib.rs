@@ -26,3 +26,4 @@ pub mod simulate;
 pub mod store;
 pub mod tally;
 pub mod units;
+pub mod wrap;
