@@ -301,6 +301,8 @@ impl ScanSummary {
                 self.files_failed.len()
             );
             for (path, reason) in self.files_failed.iter().take(MAX_LINES) {
+                // Reasons from reading a file name it already.
+                let reason = place::strip(reason, path, 0).0;
                 let _ = writeln!(s, "    {path}: {reason}");
             }
         }

@@ -283,7 +283,10 @@ fn duplicates_encrypted_and_truncated_files_are_recorded_and_the_batch_completes
     doc.trailer
         .set("ID", lopdf::Object::Array(vec![id.clone(), id]));
     doc.save(sim.join("locked.pdf")).unwrap();
-    std::fs::write(sim.join("cut.pdf"), &bytes[..bytes.len() / 3]).unwrap();
+    // Cut inside its first page image: nothing whole to recover, so the file is refused.
+    // (A copy cut later gives its whole pages, which would be duplicates of scan_0001's.)
+    let first_image = image_objects(&bytes)[0].0;
+    std::fs::write(sim.join("cut.pdf"), &bytes[..first_image + 64]).unwrap();
 
     let summary = scan(&dir, "b", &[]);
     let store = Store::open(&dir.join("b")).unwrap();
@@ -307,6 +310,10 @@ fn duplicates_encrypted_and_truncated_files_are_recorded_and_the_batch_completes
         )
         .unwrap();
     assert!(cut_failed || cut_rejected > 0, "{summary}");
+    assert!(
+        summary.contains("/cut.pdf: damaged or truncated file: its one page image is not whole"),
+        "{summary}"
+    );
     let read: usize = db
         .query_row(
             "SELECT COUNT(*) FROM pages WHERE status = 'read'",

@@ -436,8 +436,8 @@ pub fn open(file: &InputFile) -> Result<Source, PageError> {
     let inner = catch(|| -> Result<Inner, PageError> {
         Ok(match kind {
             InputKind::Pdf => match pdf::PdfSource::open(&path)? {
-                pdf::Opened::Whole(s) => Inner::Pdf(Box::new(s)),
-                pdf::Opened::Salvaged(s) => Inner::Salvaged(Box::new(s)),
+                pdf::Opened::Whole(s) => Inner::Pdf(s),
+                pdf::Opened::Salvaged(s) => Inner::Salvaged(s),
             },
             InputKind::Tiff => Inner::Tiff(Box::new(tif::TiffSource::open(&path)?)),
             InputKind::Png | InputKind::Jpeg => {

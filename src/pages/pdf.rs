@@ -75,8 +75,8 @@ fn drop_image_bytes(id: ObjectId, obj: &mut Object) -> Option<(ObjectId, Object)
 
 /// A PDF as opened: whole, or damaged and recovered as far as it goes.
 pub(crate) enum Opened {
-    Whole(PdfSource),
-    Salvaged(Salvaged),
+    Whole(Box<PdfSource>),
+    Salvaged(Box<Salvaged>),
 }
 
 /// Whether lopdf had to rebuild the cross-reference table by scanning for objects: the file
@@ -148,14 +148,25 @@ impl PdfSource {
                     full: OnceLock::new(),
                 };
                 source.drop_positioned_image_bytes();
-                return Ok(Opened::Whole(source));
+                return Ok(Opened::Whole(Box::new(source)));
             }
         }
         // Damaged: recover every whole page image (encrypted data cannot be checked that way).
         if !encrypted {
             let cut = !eof_hint(&sparse).is_empty();
-            if let Some(salvaged) = Salvaged::recover(path, stamp, &sparse, cut) {
-                return Ok(Opened::Salvaged(salvaged));
+            match Salvaged::recover(path, stamp, &sparse, cut) {
+                Ok(salvaged) => return Ok(Opened::Salvaged(Box::new(salvaged))),
+                Err(none) if none.begun > 0 => {
+                    let what = match none.begun {
+                        1 => "its one page image is not whole".to_string(),
+                        n => format!("none of its {n} page images is whole"),
+                    };
+                    return Err(corrupt(format!(
+                        "{what}{}; scan the whole file again",
+                        eof_hint(&sparse)
+                    )));
+                }
+                Err(_) => {}
             }
         }
         drop(sparse);
@@ -227,7 +238,7 @@ impl PdfSource {
         if source.lazy {
             source.drop_positioned_image_bytes();
         }
-        Ok(Opened::Whole(source))
+        Ok(Opened::Whole(Box::new(source)))
     }
 
     /// Streams with an indirect /Length were filled by lopdf after the load filter ran; they

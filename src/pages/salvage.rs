@@ -52,6 +52,13 @@ pub struct Damage {
     pub declared: Option<usize>,
 }
 
+/// A damaged PDF without a single whole page image.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unrecovered {
+    /// Page images that begin in the file (none of them whole).
+    pub(crate) begun: usize,
+}
+
 /// One place for a page in a damaged file.
 #[derive(Debug)]
 enum Slot {
@@ -81,13 +88,18 @@ pub(crate) struct Salvaged {
 
 impl Salvaged {
     /// Recover the pages of the damaged PDF at `path`, whose bytes (image data possibly left as
-    /// zeros) are `buf`. `cut`: the file does not end with `%%EOF`. None when no image stream
-    /// in it is whole.
-    pub(crate) fn recover(path: &Path, stamp: FileStamp, buf: &[u8], cut: bool) -> Option<Self> {
+    /// zeros) are `buf`. `cut`: the file does not end with `%%EOF`. Fails, saying how many
+    /// page images begin in the file, when none of them is whole.
+    pub(crate) fn recover(
+        path: &Path,
+        stamp: FileStamp,
+        buf: &[u8],
+        cut: bool,
+    ) -> Result<Self, Unrecovered> {
         let found = scan(buf);
         let lengths = direct_lengths(buf, &found);
         let chosen = choose(buf, &found);
-        let mut doc = rebuild(buf, &chosen)?;
+        let mut doc = rebuild(buf, &chosen).ok_or(Unrecovered { begun: 0 })?;
         unpack_object_streams(&mut doc);
 
         let masks = mask_ids(&doc);
@@ -117,14 +129,14 @@ impl Salvaged {
             });
         }
         if !slots.iter().any(|s| matches!(s, Slot::Image { .. })) {
-            return None;
+            return Err(Unrecovered { begun: slots.len() });
         }
         let declared = declared_pages(&doc).filter(|&n| n <= slots.len() + MAX_MISSING_PAGES);
         match declared {
             Some(n) => slots.resize_with(n.max(slots.len()), || Slot::Missing),
             None => slots.push(Slot::End),
         }
-        Some(Self {
+        Ok(Self {
             path: path.to_path_buf(),
             stamp,
             doc,
