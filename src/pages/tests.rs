@@ -1552,6 +1552,12 @@ fn png_bombs_are_refused_from_the_header() {
         matches!(err, PageError::ImageTooLarge { width: 50_000, .. }),
         "{err}"
     );
+    // A one-page file: the message names no page (and never a placeholder).
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}: the image is 50000×50000 px", path.display())),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
