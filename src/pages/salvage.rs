@@ -414,13 +414,18 @@ fn first_keyword(buf: &[u8], from: usize) -> Option<(usize, Keyword)> {
             return Some((i, Keyword::EndStream));
         }
         if token_start && rest.starts_with(b"stream") {
-            // The keyword ends its line: CR LF or LF (a lone CR from careless writers too).
+            // The keyword follows the dictionary's `>>` (not a word in one of its strings) and
+            // ends its line: CR LF or LF (a lone CR from careless writers too).
+            let after_dict = buf[from..i]
+                .iter()
+                .rposition(|&b| !is_space(b))
+                .is_some_and(|e| buf[from..=from + e].ends_with(b">>"));
             let eol = match &rest[6..] {
                 [b'\r', b'\n', ..] => Some(2),
                 [b'\n' | b'\r', ..] => Some(1),
                 _ => None,
             };
-            if let Some(eol) = eol {
+            if let (true, Some(eol)) = (after_dict, eol) {
                 return Some((i, Keyword::Stream(i + 6 + eol)));
             }
         }
@@ -699,4 +704,89 @@ fn jpeg_unfinished(doc: &Document, dict: &Dictionary, data: &[u8]) -> Option<&'s
         return Some("this page's image stops before its end (its JPEG data has no end marker)");
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kind of each object found, by id.
+    fn kinds(buf: &[u8]) -> Vec<(u32, String)> {
+        scan(buf)
+            .iter()
+            .map(|f| {
+                let kind = match &f.body {
+                    Body::Plain => "plain".to_string(),
+                    Body::Cut => "cut".to_string(),
+                    Body::Stream { end, data, .. } => {
+                        let end = match end {
+                            StreamEnd::Whole => "whole",
+                            StreamEnd::Searched(_) => "searched",
+                            StreamEnd::Cut(_) => "stream cut",
+                            StreamEnd::Misplaced(_) => "misplaced",
+                        };
+                        format!("{end} {:?}", String::from_utf8_lossy(&buf[data.clone()]))
+                    }
+                };
+                (f.id.0, kind)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn objects_are_found_in_order_and_stream_data_is_never_read_as_objects() {
+        let pdf = b"%PDF-1.4\n\
+            1 0 obj\n<< /Producer (a stream\n) >>\nendobj\n\
+            2 0 obj\n<< /Length 7 >>\nstream\n9 0 obj\nendstream\nendobj\n\
+            3 0 obj\n<< /Length 99 >>\nstream\nabc\nendstream\nendobj\n\
+            4 0 obj\n<< /Length 8 0 R >>\nstream\r\nxyz\r\nendstream\nendobj\n\
+            5 0 obj\n<< /Length 6 0 R >>\nstream\nhalf-writ";
+        assert_eq!(
+            kinds(pdf),
+            [
+                (1, "plain".to_string()),
+                (2, "whole \"9 0 obj\"".to_string()),
+                (3, "misplaced \"abc\"".to_string()),
+                (4, "searched \"xyz\"".to_string()),
+                (5, "stream cut \"half-writ\"".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_object_that_stops_before_the_next_begins_is_cut() {
+        let pdf = b"1 0 obj\n<< /Type /Page /Parent 2 0 R\n2 0 obj\n<< /Count 3 >>\nendobj\n3 0 obj\n<< /Ty";
+        assert_eq!(
+            kinds(pdf),
+            [
+                (1, "cut".to_string()),
+                (2, "plain".to_string()),
+                (3, "cut".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_indirect_length_that_disagrees_makes_a_stream_broken() {
+        let data = 0..10;
+        let lengths = HashMap::from([((8, 0), 10), ((9, 0), 4000)]);
+        assert!(StreamEnd::Searched(Some((8, 0)))
+            .check(&data, &lengths)
+            .is_ok());
+        assert!(StreamEnd::Searched(Some((7, 0)))
+            .check(&data, &lengths)
+            .is_ok());
+        let why = StreamEnd::Searched(Some((9, 0)))
+            .check(&data, &lengths)
+            .unwrap_err();
+        assert_eq!(
+            why,
+            "this page's image is damaged (its data is 10 bytes, the file says 4000)"
+        );
+        let cut = StreamEnd::Cut(Some(300_000)).check(&(0..100_000), &lengths);
+        assert_eq!(
+            cut.unwrap_err(),
+            "the file was cut short inside this page's image (97 of its 293 KB are there)"
+        );
+    }
 }
