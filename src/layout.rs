@@ -222,24 +222,10 @@ pub fn text_width(text: &str, size: f64) -> f64 {
     text.chars().map(char_em).sum::<f64>() * size * MM_PER_PT
 }
 
-/// Break `text` into lines no wider than `width` mm (by character: Chinese has no spaces).
+/// Break `text` into lines no wider than `width` mm, character by character as Chinese is
+/// set, keeping closing punctuation off the start of a line and opening off its end.
 fn wrap(text: &str, width: f64, size: f64) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    let mut w = 0.0;
-    for c in text.chars() {
-        let cw = char_em(c) * size * MM_PER_PT;
-        if w + cw > width && !cur.is_empty() {
-            lines.push(std::mem::take(&mut cur));
-            w = 0.0;
-        }
-        cur.push(c);
-        w += cw;
-    }
-    if !cur.is_empty() {
-        lines.push(cur);
-    }
-    lines
+    crate::wrap::lines(text, width, |c| char_em(c) * size * MM_PER_PT)
 }
 
 /// Line pitch for a font size: 1.5 × the size reads well for Chinese.

@@ -21,7 +21,8 @@
 use crate::campaign::Subject;
 use crate::folder::{CampaignFolder, FolderError, PrintedSheet};
 use crate::form::SubjectKind;
-use crate::pages::{self, InputFile, PageError, Source};
+use crate::pages::{self, Damage, InputFile, PageError, Source};
+use crate::place::{self, Place};
 use crate::read::outcome::{FlagKind, PageReading, PageStatus};
 use crate::read::{self, Aligned, ReadContext};
 use crate::store::{FileState, PageRecord, Store, StoreError};
@@ -88,8 +89,10 @@ pub struct ScanSummary {
     pub pages_rejected: usize,
     /// Read pages carrying at least one blocking flag.
     pub pages_flagged: usize,
-    /// Rejection reasons with their counts.
-    pub reject_reasons: BTreeMap<String, usize>,
+    /// Rejection reasons (without their place) and the pages each was given for.
+    pub reject_reasons: BTreeMap<String, Vec<Place>>,
+    /// Damaged PDFs whose whole pages were recovered and read.
+    pub files_damaged: Vec<DamagedFile>,
     /// Flags raised, by kind.
     pub flags: BTreeMap<&'static str, usize>,
     pub interrupted: bool,
@@ -100,6 +103,60 @@ pub struct ScanSummary {
     pub peak_rss_kib: Option<u64>,
     /// CPU time the process used (user + system, all threads), seconds; None off Linux.
     pub cpu_seconds: Option<f64>,
+}
+
+/// A damaged PDF (cut short, or its index broken): what was recovered from it.
+#[derive(Debug, Clone)]
+pub struct DamagedFile {
+    pub path: String,
+    pub damage: Damage,
+    /// Page places in the file: the pages found, plus one for "any after" when the file does
+    /// not say how many it had.
+    pub places: u32,
+    /// Pages (1-based) whose image was whole and was read.
+    pub recovered: Vec<u32>,
+    /// Places (1-based) that could not be read: to scan again.
+    pub lost: Vec<u32>,
+}
+
+impl DamagedFile {
+    /// "box1.pdf: cut short: 8 of 12 pages recovered; scan again pages 9–12".
+    #[must_use]
+    pub fn render(&self) -> String {
+        let what = if self.damage.cut {
+            "cut short"
+        } else {
+            "damaged"
+        };
+        let recovered = self.recovered.len();
+        match self.damage.declared {
+            Some(n) => {
+                let rescan = if self.lost.is_empty() {
+                    String::new()
+                } else {
+                    format!("; scan again {}", place::pages(&self.lost))
+                };
+                format!(
+                    "{}: {what}: {recovered} of {n} pages recovered{rescan}",
+                    self.path
+                )
+            }
+            None => {
+                // The last place is no page: it stands for any after the pages found.
+                let found = self.places.saturating_sub(1);
+                let lost: Vec<u32> = self.lost.iter().copied().filter(|&p| p <= found).collect();
+                let also = if lost.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} and ", place::pages(&lost))
+                };
+                format!(
+                    "{}: {what}: {recovered} pages recovered; the file does not say how many it had: scan again {also}any page that came after page {found}",
+                    self.path
+                )
+            }
+        }
+    }
 }
 
 /// Where OCR time went (thread time summed over workers, engine start-up included).
@@ -214,10 +271,17 @@ impl ScanSummary {
         let _ = writeln!(s, "  rejected  {:>6}", self.pages_rejected);
         /// Reason lines shown per group: the summary must fit one screen.
         const MAX_LINES: usize = 8;
-        let mut reasons: Vec<(&String, &usize)> = self.reject_reasons.iter().collect();
-        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        for (reason, n) in reasons.iter().take(MAX_LINES) {
-            let _ = writeln!(s, "    {n:>5} × {reason}");
+        /// Files named on one reason line; the rest are counted.
+        const MAX_FILES: usize = 4;
+        let mut reasons: Vec<(&String, &Vec<Place>)> = self.reject_reasons.iter().collect();
+        reasons.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+        for (reason, places) in reasons.iter().take(MAX_LINES) {
+            let _ = writeln!(
+                s,
+                "    {:>5} × {}: {reason}",
+                places.len(),
+                place::list(places, MAX_FILES)
+            );
         }
         if reasons.len() > MAX_LINES {
             let _ = writeln!(
@@ -237,7 +301,19 @@ impl ScanSummary {
                 self.files_failed.len()
             );
             for (path, reason) in self.files_failed.iter().take(MAX_LINES) {
+                // Reasons from reading a file name it already.
+                let reason = place::strip(reason, path, 0).0;
                 let _ = writeln!(s, "    {path}: {reason}");
+            }
+        }
+        if !self.files_damaged.is_empty() {
+            let _ = writeln!(
+                s,
+                "  damaged files: {} (their whole pages were read; each page to scan again is rejected above)",
+                self.files_damaged.len()
+            );
+            for d in self.files_damaged.iter().take(MAX_LINES) {
+                let _ = writeln!(s, "    {}", d.render());
             }
         }
         if !self.files_ignored.is_empty() {
@@ -285,6 +361,8 @@ enum Event {
         path: String,
         pages: u32,
         pending: u32,
+        /// A damaged PDF whose whole pages were recovered.
+        damage: Option<Damage>,
     },
     FileFailed {
         sha256: String,
@@ -297,6 +375,8 @@ enum Event {
         index: u32,
         reading: Box<PageReading>,
         crops: Vec<Option<String>>,
+        /// The page's image was decoded (not lost in a damaged file or undecodable).
+        decoded: bool,
     },
     /// A queued page not read because of a stop request.
     Skipped {
@@ -386,12 +466,13 @@ pub fn scan(opts: &ScanOptions, stop: &AtomicBool) -> Result<ScanSummary, ScanEr
                         let event = if stop.load(Ordering::Relaxed) {
                             Event::Skipped { sha256 }
                         } else {
-                            let (reading, crops) = read_one(shared, &work);
+                            let (reading, crops, decoded) = read_one(shared, &work);
                             Event::Page {
                                 sha256,
                                 index: work.index,
                                 reading: Box::new(reading),
                                 crops,
+                                decoded,
                             }
                         };
                         // The writer only hangs up after an error; then nothing more matters.
@@ -506,6 +587,7 @@ fn produce(
             path,
             pages: count,
             pending: u32::try_from(todo.len()).unwrap_or(u32::MAX),
+            damage: source.damage(),
         };
         if events.send(start).is_err() {
             return;
@@ -539,6 +621,8 @@ fn write_events(
 ) -> Result<(), StoreError> {
     // Pages still expected per file in this run; a file is done when its count reaches 0.
     let mut pending: HashMap<Arc<str>, u32> = HashMap::new();
+    // Each started file's path and page count, and its entry in `files_damaged` if damaged.
+    let mut files: HashMap<Arc<str>, (String, u32, Option<usize>)> = HashMap::new();
     let mut interrupted_files: HashSet<Arc<str>> = HashSet::new();
     let result = (|| {
         for event in events {
@@ -548,9 +632,21 @@ fn write_events(
                     path,
                     pages,
                     pending: n,
+                    damage,
                 } => {
                     summary.files_seen += 1;
                     store.begin_file(&sha256, &path, pages)?;
+                    let damaged = damage.map(|damage| {
+                        summary.files_damaged.push(DamagedFile {
+                            path: path.clone(),
+                            damage,
+                            places: pages,
+                            recovered: Vec::new(),
+                            lost: Vec::new(),
+                        });
+                        summary.files_damaged.len() - 1
+                    });
+                    files.insert(Arc::clone(&sha256), (path, pages, damaged));
                     bar.inc_length(u64::from(n));
                     if n == 0 {
                         store.finish_file(&sha256)?;
@@ -579,6 +675,7 @@ fn write_events(
                     index,
                     reading,
                     crops,
+                    decoded,
                 } => {
                     let branch = reading
                         .code
@@ -593,7 +690,19 @@ fn write_events(
                         flag_crops: &crops,
                     };
                     let recorded = store.record_page(rec)?;
-                    tally_page(summary, &reading, recorded.duplicate_of.is_some());
+                    let (path, pages, damaged) = files
+                        .get(&sha256)
+                        .map_or(("", 1, None), |(p, n, d)| (p.as_str(), *n, *d));
+                    let at = PageAt { path, index, pages };
+                    tally_page(summary, &reading, recorded.duplicate_of.is_some(), &at);
+                    if let Some(d) = damaged.and_then(|i| summary.files_damaged.get_mut(i)) {
+                        let list = if decoded {
+                            &mut d.recovered
+                        } else {
+                            &mut d.lost
+                        };
+                        list.push(index + 1);
+                    }
                     bar.inc(1);
                     if let Some(n) = pending.get_mut(&sha256) {
                         *n = n.saturating_sub(1);
@@ -615,20 +724,31 @@ fn write_events(
     result
 }
 
-fn tally_page(summary: &mut ScanSummary, reading: &PageReading, duplicate: bool) {
+/// A page as the writer knows it: its file, its 0-based index and the file's page count.
+struct PageAt<'a> {
+    path: &'a str,
+    index: u32,
+    pages: u32,
+}
+
+fn tally_page(summary: &mut ScanSummary, reading: &PageReading, duplicate: bool, at: &PageAt) {
     match reading.status {
         PageStatus::Read => summary.pages_read += 1,
         PageStatus::Blank => summary.pages_blank += 1,
         PageStatus::Rejected => {
             summary.pages_rejected += 1;
-            let reason = reading
-                .reason
-                .clone()
-                .unwrap_or_else(|| "no reason given".into());
-            *summary
+            let reason = reading.reason.as_deref().unwrap_or("no reason given");
+            // The same reason on many pages is one line listing them.
+            let page = at.index + 1;
+            let (what, of_page) = place::strip(reason, at.path, page);
+            summary
                 .reject_reasons
-                .entry(reason_group(&reason))
-                .or_default() += 1;
+                .entry(what.to_string())
+                .or_default()
+                .push(Place {
+                    file: at.path.to_string(),
+                    page: (of_page && at.pages > 1).then_some(page),
+                });
         }
     }
     for f in &reading.flags {
@@ -648,15 +768,16 @@ fn tally_page(summary: &mut ScanSummary, reading: &PageReading, duplicate: bool)
     }
 }
 
-/// Decode, read, OCR and crop one page. Never fails: problems become a rejected reading.
-fn read_one(shared: &Shared, work: &Work) -> (PageReading, Vec<Option<String>>) {
+/// Decode, read, OCR and crop one page, and say whether its image decoded. Never fails:
+/// problems become a rejected reading.
+fn read_one(shared: &Shared, work: &Work) -> (PageReading, Vec<Option<String>>, bool) {
     let page = match work.source.load_page(work.index as usize) {
         Ok(p) => p,
-        Err(e) => return (PageReading::rejected(page_reason(&e)), Vec::new()),
+        Err(e) => return (PageReading::rejected(page_reason(&e)), Vec::new(), false),
     };
     let (mut reading, aligned) = read::read_page(page.image, page.dpi, &shared.context);
     let Some(aligned) = aligned else {
-        return (reading, Vec::new());
+        return (reading, Vec::new(), true);
     };
     let page_layout = shared
         .context
@@ -706,24 +827,7 @@ fn read_one(shared: &Shared, work: &Work) -> (PageReading, Vec<Option<String>>) 
     let crops = flag_crops(shared, &reading, &aligned, &stem);
     // The page's pixels go back to this worker's pool for its next page.
     crate::pages::pool::give(aligned.image.into_raw());
-    (reading, crops)
-}
-
-/// The same reason on many pages is one line in the summary: "page 12 has…" → "page N has…".
-fn reason_group(reason: &str) -> String {
-    let mut out = String::with_capacity(reason.len());
-    let mut rest = reason;
-    while let Some(i) = rest.find("page ") {
-        out.push_str(&rest[..i + 5]);
-        rest = &rest[i + 5..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 {
-            out.push('N');
-            rest = &rest[digits..];
-        }
-    }
-    out.push_str(rest);
-    out
+    (reading, crops, true)
 }
 
 /// A clerk's sentence for a page that could not be decoded.
@@ -822,18 +926,6 @@ fn relative(path: &Path, base: &Path) -> Option<String> {
 }
 
 #[cfg(test)]
-mod reason_tests {
-    #[test]
-    fn page_numbers_do_not_split_a_reason_group() {
-        assert_eq!(
-            super::reason_group("a.pdf: page 12 has no scanned image"),
-            "a.pdf: page N has no scanned image"
-        );
-        assert_eq!(super::reason_group("no page code"), "no page code");
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -871,12 +963,72 @@ mod tests {
             batch: PathBuf::from("b"),
             ..ScanSummary::default()
         };
-        tally_page(&mut s, &PageReading::rejected("no code"), false);
-        tally_page(&mut s, &PageReading::rejected("no code"), false);
-        tally_page(&mut s, &PageReading::blank(), false);
+        let at = |path, index, pages| PageAt { path, index, pages };
+        tally_page(
+            &mut s,
+            &PageReading::rejected("no code"),
+            false,
+            &at("a.pdf", 6, 9),
+        );
+        tally_page(
+            &mut s,
+            &PageReading::rejected("no code"),
+            false,
+            &at("a.pdf", 2, 9),
+        );
+        tally_page(
+            &mut s,
+            &PageReading::rejected("no code"),
+            false,
+            &at("b.png", 0, 1),
+        );
+        let big = "bomb.pdf: page 2: the image is 60000×60000 px";
+        tally_page(
+            &mut s,
+            &PageReading::rejected(big),
+            false,
+            &at("bomb.pdf", 1, 3),
+        );
+        tally_page(&mut s, &PageReading::blank(), false, &at("a.pdf", 0, 9));
         let text = s.render();
-        assert!(text.contains("2 × no code"), "{text}");
+        assert!(
+            text.contains("3 × a.pdf pages 3, 7; b.png: no code\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 × bomb.pdf page 2: the image is 60000×60000 px\n"),
+            "{text}"
+        );
+        assert!(!text.contains(" N"), "no placeholder: {text}");
         assert!(text.contains("pingyi review --batch b"), "{text}");
-        assert_eq!(s.pages(), 3);
+        assert_eq!(s.pages(), 5);
+    }
+
+    #[test]
+    fn a_damaged_file_says_what_was_recovered_and_what_to_scan_again() {
+        let damaged = |declared, places, recovered: &[u32], lost: &[u32]| DamagedFile {
+            path: "box1.pdf".into(),
+            damage: Damage {
+                cut: true,
+                declared,
+            },
+            places,
+            recovered: recovered.to_vec(),
+            lost: lost.to_vec(),
+        };
+        let eight: Vec<u32> = (1..=8).collect();
+        assert_eq!(
+            damaged(Some(12), 12, &eight, &[9, 10, 11, 12]).render(),
+            "box1.pdf: cut short: 8 of 12 pages recovered; scan again pages 9–12"
+        );
+        assert_eq!(
+            damaged(None, 10, &eight, &[9, 10]).render(),
+            "box1.pdf: cut short: 8 pages recovered; the file does not say how many it had: \
+             scan again page 9 and any page that came after page 9"
+        );
+        assert_eq!(
+            damaged(Some(8), 8, &eight, &[]).render(),
+            "box1.pdf: cut short: 8 of 8 pages recovered"
+        );
     }
 }

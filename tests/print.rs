@@ -406,3 +406,58 @@ fn all_branches_prints_one_pdf_per_branch() {
         );
     }
 }
+
+/// The Chinese line-breaking rules the issue names: no printed line starts with closing
+/// punctuation or ends with opening punctuation.
+const NO_LINE_START: &str = "。，、；：？！）」』”";
+const NO_LINE_END: &str = "（「『“";
+
+fn assert_line_breaks_follow_the_rules(what: &str, line: &str) {
+    let text = line.trim();
+    let (Some(first), Some(last)) = (text.chars().next(), text.chars().last()) else {
+        return;
+    };
+    assert!(
+        !NO_LINE_START.contains(first),
+        "{what}: a line starts with {first}: {line:?}"
+    );
+    assert!(
+        !NO_LINE_END.contains(last),
+        "{what}: a line ends with {last}: {line:?}"
+    );
+}
+
+#[test]
+fn the_seed_forms_print_without_a_line_starting_or_ending_with_forbidden_punctuation() {
+    let c = campaign();
+    let campaign = pingyi::campaign::Campaign::load(&c.path().join("campaign.toml")).unwrap();
+    let forms = pingyi::form::load_dir(&root().join("forms")).unwrap();
+    assert_eq!(forms.len(), 3);
+    for form in &forms {
+        let extra: Vec<&str> = if form.id == "member" {
+            vec!["--branch", "jiguan1"]
+        } else {
+            vec![]
+        };
+        // Every line the layout draws …
+        let branch = campaign.branch("jiguan1").filter(|_| form.id == "member");
+        let layout = pingyi::layout::layout(form, &campaign, branch).unwrap();
+        let mut lines = 0;
+        for page in &layout.pages {
+            for ink in &page.ink {
+                if let pingyi::layout::Ink::Text { text, .. } = ink {
+                    assert_line_breaks_follow_the_rules(&form.id, text);
+                    lines += 1;
+                }
+            }
+        }
+        assert!(lines > 10, "{}: only {lines} lines of text", form.id);
+        // … and the text of the printed PDF, as a reader of the page sees the lines.
+        let pdf = print(c.path(), &form.id, &extra, &format!("{}.pdf", form.id));
+        let text = tool("pdftotext", &["-layout", pdf.to_str().unwrap(), "-"]);
+        assert!(text.contains("注："), "{}: {text}", form.id);
+        for line in text.lines() {
+            assert_line_breaks_follow_the_rules(&form.id, line);
+        }
+    }
+}

@@ -283,7 +283,10 @@ fn duplicates_encrypted_and_truncated_files_are_recorded_and_the_batch_completes
     doc.trailer
         .set("ID", lopdf::Object::Array(vec![id.clone(), id]));
     doc.save(sim.join("locked.pdf")).unwrap();
-    std::fs::write(sim.join("cut.pdf"), &bytes[..bytes.len() / 3]).unwrap();
+    // Cut inside its first page image: nothing whole to recover, so the file is refused.
+    // (A copy cut later gives its whole pages, which would be duplicates of scan_0001's.)
+    let first_image = image_objects(&bytes)[0].0;
+    std::fs::write(sim.join("cut.pdf"), &bytes[..first_image + 64]).unwrap();
 
     let summary = scan(&dir, "b", &[]);
     let store = Store::open(&dir.join("b")).unwrap();
@@ -307,6 +310,10 @@ fn duplicates_encrypted_and_truncated_files_are_recorded_and_the_batch_completes
         )
         .unwrap();
     assert!(cut_failed || cut_rejected > 0, "{summary}");
+    assert!(
+        summary.contains("/cut.pdf: damaged or truncated file: its one page image is not whole"),
+        "{summary}"
+    );
     let read: usize = db
         .query_row(
             "SELECT COUNT(*) FROM pages WHERE status = 'read'",
@@ -387,4 +394,120 @@ fn duplicates_encrypted_and_truncated_files_are_recorded_and_the_batch_completes
             .collect::<Vec<_>>(),
         ["keep", "discard"]
     );
+}
+
+/// Each page image's object in a PDF, in file order: where its data begins and where the
+/// object ends (just past `endobj`).
+fn image_objects(pdf: &[u8]) -> Vec<(usize, usize)> {
+    let find = |from: usize, what: &[u8]| {
+        pdf[from..]
+            .windows(what.len())
+            .position(|w| w == what)
+            .map(|k| from + k)
+    };
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(dict) = find(from, b"/Subtype /Image") {
+        let data = find(dict, b"stream\n").unwrap() + 7;
+        let end = find(dict, b"endstream\nendobj").unwrap() + b"endstream\nendobj".len();
+        out.push((data, end));
+        from = end;
+    }
+    out
+}
+
+#[test]
+fn a_cut_scanned_pdf_gives_every_whole_page_and_lists_the_rest_to_scan_again() {
+    use pingyi::pages::pack::{EncodedPage, PackFilter, PackPage, PdfPacker};
+    // 6 sheets of 附3, two pages each: one 12-page scan, pages in JPEG and G4 by turns.
+    let (_tmp, dir) = simulated(6, 12, 0.0);
+    let sim = dir.join("sim/scan_0001.pdf");
+    let file = pingyi::pages::InputFile::from_path(&sim).unwrap();
+    let source = pingyi::pages::open(&file).unwrap();
+    assert_eq!(source.page_count(), 12);
+    let mut packer = PdfPacker::new(Vec::new(), PackFilter::Raw, 150.0).unwrap();
+    for i in 0..12 {
+        let page = source.load_page(i).unwrap();
+        let filter = if i % 2 == 0 {
+            PackFilter::Jpeg { quality: 85 }
+        } else {
+            PackFilter::CcittG4
+        };
+        let encoded = EncodedPage::new(PackPage::from(&page.image), filter, 150.0).unwrap();
+        packer.add_encoded(&encoded).unwrap();
+    }
+    let pdf = packer.finish().unwrap();
+    let images = image_objects(&pdf);
+    assert_eq!(images.len(), 12);
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("sim/truth.json")).unwrap()).unwrap();
+    let serial_of = |i: u64| {
+        truth["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["index"] == i)
+            .unwrap()["serial"]
+            .clone()
+    };
+
+    // Cut at a quarter, half, three quarters, inside a G4 page, and just after a whole page.
+    let mid_g4 = (images[7].0 + images[7].1) / 2;
+    for (name, cut) in [
+        ("q1", pdf.len() / 4),
+        ("half", pdf.len() / 2),
+        ("q3", pdf.len() * 3 / 4),
+        ("g4", mid_g4),
+        ("edge", images[9].1),
+    ] {
+        let whole = images.iter().filter(|(_, end)| *end <= cut).count();
+        let begun = images.iter().filter(|(data, _)| *data <= cut).count();
+        let folder = dir.join(format!("cut-{name}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("box.pdf"), &pdf[..cut]).unwrap();
+        let batch = format!("b-{name}");
+        let out = run(
+            &[
+                "scan",
+                folder.to_str().unwrap(),
+                "--campaign",
+                ".",
+                "--batch",
+                &batch,
+                "--no-ocr",
+            ],
+            &dir,
+        );
+        let summary = String::from_utf8(out.stdout).unwrap();
+        eprintln!(
+            "cut {name} at {cut} of {}: {whole} whole pages\n{summary}",
+            pdf.len()
+        );
+        let out = run(&["export", "--batch", &batch, "--format", "json"], &dir);
+        let pages: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        // The whole pages, one place for any page after them, and the page cut inside its image.
+        assert_eq!(pages.len(), begun + 1, "{name}: {summary}");
+        for p in &pages {
+            let i = p["page_index"].as_u64().unwrap();
+            if (i as usize) < whole {
+                assert_eq!(p["status"], "read", "{name} {i}: {}", p["reason"]);
+                assert_eq!(p["serial"], serial_of(i), "{name} {i}");
+            } else {
+                // Never read from a half-written stream: rejected with the reason to rescan.
+                assert_eq!(p["status"], "rejected", "{name} {i}");
+                let reason = p["reason"].as_str().unwrap();
+                assert!(
+                    reason.contains("scan this page again")
+                        || reason.contains(&format!("any page that came after page {begun}")),
+                    "{name} {i}: {reason}"
+                );
+            }
+        }
+        assert!(summary.contains("damaged files: 1"), "{summary}");
+        assert!(
+            summary.contains(&format!("box.pdf: cut short: {whole} pages recovered; ")),
+            "{summary}"
+        );
+        assert!(!summary.contains(" N:"), "no placeholder: {summary}");
+    }
 }

@@ -497,6 +497,10 @@ fn explain_lists_every_answer_and_why_it_does_not_count() {
 
 /// A realistic tally: every form, ties, vetoes, pending — used by the report tests.
 fn showcase() -> Tally {
+    tally(&showcase_sheets(), &forms(), &campaign(), &[], &[])
+}
+
+fn showcase_sheets() -> Vec<Sheet> {
     let mut s = ranked([3, 3, 2, 2]);
     s.extend(branch_sheets(46, 4));
     s.push(window_sheet(
@@ -532,7 +536,7 @@ fn showcase() -> Tally {
         page: "A/scan.pdf#7".into(),
     });
     s.push(flagged);
-    tally(&s, &forms(), &campaign(), &[], &[])
+    s
 }
 
 #[test]
@@ -569,7 +573,10 @@ fn the_xlsx_has_one_sheet_per_form_with_chinese_labels() {
         .unwrap()
         .read_to_string(&mut wb)
         .unwrap();
-    assert!(wb.contains("附1 branch") && wb.contains("优秀党员"), "{wb}");
+    assert!(
+        wb.contains("附1 党支部开展创先争优活动群众评议表") && wb.contains("优秀党员"),
+        "{wb}"
+    );
     let mut sheet2 = String::new();
     z.by_name("xl/worksheets/sheet2.xml")
         .unwrap()
@@ -616,4 +623,123 @@ fn the_html_report_is_self_contained_and_prints_on_a4() {
         )
         .unwrap();
     }
+}
+
+#[test]
+fn every_report_names_forms_and_checks_as_the_clerk_knows_them_not_by_id() {
+    let mut sheets = showcase_sheets();
+    // An answer left undecided with no flag pointing at it.
+    let mut undecided = member_sheet("U1", &[("c102", "satisfied")], &[]);
+    undecided
+        .answers
+        .push(ans(Some("c101"), "duty", AnswerValue::Undecided));
+    sheets.push(undecided);
+    let record = |form: &str, branch: Option<&str>, serials: &[&str]| PrintRecord {
+        form: form.into(),
+        form_version: 1,
+        branch: branch.map(str::to_string),
+        layout_hash: "0badcafe".into(),
+        pages_per_sheet: 1,
+        printed_at: "2011-12-20T00:00:00Z".into(),
+        pdf: "x.pdf".into(),
+        serials: serials.iter().map(|s| s.to_string()).collect(),
+    };
+    let printed = [
+        record("branch", Some("jiguan1"), &["B00000", "B00001"]),
+        record("member", Some("jiguan1"), &["U1"]),
+        record("window", None, &["W1", "W2", "W3"]),
+    ];
+    let t = tally(&sheets, &forms(), &campaign(), &printed, &[]);
+    let labels = [
+        "附1 党支部开展创先争优活动群众评议表",
+        "附2 优秀党员民主评议推荐表",
+        "附3 市外办窗口服务岗位群众满意度测评调查",
+    ];
+    let ids = ["branch", "member", "window"];
+    let checks = [
+        "廉洁问题反映:党风廉政反馈栏有字",
+        "答案未复核:王伟 · 立足岗位履行职责情况",
+    ];
+    let machine = [
+        "integrity_feedback",
+        "undecided",
+        "c101.duty",
+        "integrity_report",
+    ];
+
+    // The terminal table: the 回收情况 rows and the pending list.
+    let table = report::table::render(&t);
+    let turnout = table.split("== 回收情况 ==").nth(1).unwrap();
+    let rows: Vec<&str> = turnout.lines().skip(2).take(3).collect();
+    for (row, label) in rows.iter().zip(labels) {
+        assert!(row.starts_with(label), "{row:?} in\n{table}");
+    }
+    for text in checks {
+        assert!(table.contains(text), "{text} in\n{table}");
+    }
+    for id in machine {
+        assert!(!table.contains(id), "{id} in\n{table}");
+    }
+
+    // The HTML page.
+    let html = report::html::render(&t);
+    for label in labels {
+        assert!(html.contains(&format!("<tr><td>{label}</td>")), "{label}");
+    }
+    for id in ids {
+        assert!(
+            !html.contains(&format!("<td>{id}</td>")),
+            "{id} shown as a form"
+        );
+    }
+    for id in machine {
+        assert!(!html.contains(id), "{id} in the HTML");
+    }
+
+    // The workbook: every cell's text is in sharedStrings, sheet names in workbook.xml.
+    let bytes = report::render(&t, Format::Xlsx).unwrap();
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut shared = String::new();
+    z.by_name("xl/sharedStrings.xml")
+        .unwrap()
+        .read_to_string(&mut shared)
+        .unwrap();
+    let mut wb = String::new();
+    z.by_name("xl/workbook.xml")
+        .unwrap()
+        .read_to_string(&mut wb)
+        .unwrap();
+    for label in labels {
+        assert!(shared.contains(&format!(">{label}<")), "{label}");
+        assert!(
+            wb.contains(&format!("name=\"{label}\"")),
+            "sheet {label}: {wb}"
+        );
+    }
+    for id in ids {
+        assert!(!shared.contains(&format!(">{id}<")), "{id} shown as a form");
+    }
+    for id in machine {
+        assert!(!shared.contains(id), "{id} in the workbook");
+    }
+}
+
+#[test]
+fn subjects_the_campaign_does_not_list_are_named_as_found_on_paper() {
+    let mut write_in = member_sheet("M1", &[("c101", "satisfied")], &[]);
+    for item in GRADE_ITEMS_2 {
+        write_in
+            .answers
+            .push(ans(Some("_w1"), item, chosen("satisfied")));
+    }
+    let mut no_branch = branch_sheets(1, 0).remove(0);
+    no_branch.branch = None;
+    let t = run(&[write_in, no_branch]);
+    let table = report::table::render(&t);
+    assert!(table.contains("(手写补填第1行)"), "{table}");
+    assert!(table.contains("(支部不明:表格印发时未指定支部)"), "{table}");
+    assert!(
+        !table.contains("_w1") && !table.contains("(未知 ?)"),
+        "{table}"
+    );
 }

@@ -165,7 +165,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             print_form(&folder, form, b, 2, &pdf, &font)
                 .with_context(|| format!("printing {}", pdf.display()))?;
         }
-        println!("  {} {}: {}", form.annex, form.title, print_dir.display());
+        let annex = form.annex.trim_end_matches([':', '\u{FF1A}']);
+        println!("  {annex} {}: {}", form.title, print_dir.display());
     }
 
     step(2, "simulate the filled-in, scanned returns (~100 sheets)");

@@ -2,6 +2,7 @@
 
 use super::tally::load;
 use pingyi::campaign::Campaign;
+use pingyi::form::FormDef;
 use pingyi::report::table::grid;
 use pingyi::tally::explain;
 use std::path::PathBuf;
@@ -61,6 +62,34 @@ fn resolve(c: &Campaign, who: &str) -> anyhow::Result<String> {
     }
 }
 
+/// A printed label's trailing colon, half- or full-width ("附1：" → "附1").
+const COLONS: [char; 2] = [':', '\u{FF1A}'];
+
+/// "王伟(c101)": the subject's name with the id the JSON output and the flags use.
+fn subject_name(c: &Campaign, id: &str) -> String {
+    let name = c
+        .candidate(id)
+        .map(|(_, k)| k.name.clone())
+        .or_else(|| c.post(id).map(|p| format!("{}({})", p.name, p.title)))
+        .or_else(|| c.branch(id).map(|b| b.name.clone()));
+    match name {
+        Some(n) => format!("{n}({id})"),
+        None => id.to_string(),
+    }
+}
+
+/// An answer's value as printed on the form ("基本满意"), 空白 or 未复核.
+fn value_label(form: Option<&FormDef>, item: &str, value: &str) -> String {
+    match value {
+        "blank" => return "空白".into(),
+        "undecided" => return "未复核".into(),
+        _ => {}
+    }
+    form.and_then(|f| f.scale(&f.item(item)?.scale))
+        .and_then(|s| s.options.iter().find(|o| o.id == value))
+        .map_or_else(|| value.to_string(), |o| o.label.replace(' ', ""))
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data = load(&args.batches, args.campaign.as_deref())?;
     let id = resolve(&data.campaign, &args.subject)?;
@@ -69,21 +98,57 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = vec![["批次", "序号", "页", "问题", "值", "已复核", "计入"]
+    let mut table = vec![["批次", "序号", "页", "表", "问题", "值", "已复核", "计入"]
         .map(String::from)
         .to_vec()];
     for r in &rows {
+        let form = data.forms.iter().find(|f| f.id == r.form);
         table.push(vec![
             r.batch.clone(),
             r.serial.clone(),
             r.pages.join(" "),
-            r.question.clone(),
-            r.value.clone(),
+            form.map_or_else(
+                || r.form.clone(),
+                |f| f.annex.trim_end_matches(COLONS).to_string(),
+            ),
+            form.and_then(|f| f.item(&r.item))
+                .map_or_else(|| r.question.clone(), |i| i.label.clone()),
+            value_label(form, &r.item, &r.value),
             if r.reviewed { "是" } else { "" }.to_string(),
             r.not_counted.clone().unwrap_or_else(|| "计入".into()),
         ]);
     }
-    println!("{id}: {} answers", rows.len());
+    println!(
+        "{}:{} 个答案",
+        subject_name(&data.campaign, &id),
+        rows.len()
+    );
     print!("{}", grid(&table, 99));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_shown_with_the_words_printed_on_the_form() {
+        let forms = pingyi::form::seed_forms().unwrap();
+        let member = forms.iter().find(|f| f.id == "member");
+        assert_eq!(
+            value_label(member, "duty", "basically_satisfied"),
+            "基本满意"
+        );
+        assert_eq!(value_label(member, "duty", "satisfied"), "满意");
+        assert_eq!(value_label(member, "duty", "blank"), "空白");
+        assert_eq!(value_label(member, "duty", "undecided"), "未复核");
+        assert_eq!(value_label(None, "duty", "satisfied"), "satisfied");
+        let c = Campaign::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/campaign/campaign.toml"
+        )))
+        .unwrap();
+        assert_eq!(subject_name(&c, "c101"), "王伟(c101)");
+        assert_eq!(subject_name(&c, "p01"), "陈静(因公护照受理窗口)(p01)");
+    }
 }

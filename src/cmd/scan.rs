@@ -75,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "pages_rejected": summary.pages_rejected,
             "pages_flagged": summary.pages_flagged,
             "files_failed": summary.files_failed.len(),
+            "files_damaged": summary.files_damaged.len(),
             "elapsed_s": summary.elapsed.as_secs_f64(),
             "pages_per_s": summary.pages_per_second(),
             "peak_rss_kib": summary.peak_rss_kib,

@@ -72,7 +72,7 @@ pub enum PageError {
         /// The file.
         path: PathBuf,
         /// The page, when the damage was found while reading one page.
-        page: Option<usize>,
+        page: Option<PageRef>,
         /// What exactly was wrong.
         detail: String,
     },
@@ -97,19 +97,19 @@ pub enum PageError {
 
     /// A PDF page that carries no raster image: a printed original, not a scan.
     #[error(
-        "{}: page {page} has no scanned image — is this a printed original rather than a scan?",
+        "{}: {page}no scanned image on the page — is this a printed original rather than a scan?",
         .path.display()
     )]
     NoImage {
         /// The file.
         path: PathBuf,
-        /// The page (1-based).
-        page: usize,
+        /// The page.
+        page: PageRef,
     },
 
     /// The page image uses a compression we cannot decode (JBIG2, JPEG 2000, …).
     #[error(
-        "{}: page {page}: the scan is compressed with {filter}, which pingyi cannot decode; \
+        "{}: {page}the scan is compressed with {filter}, which pingyi cannot decode; \
          set the scanner to JPEG or CCITT G4 (TIFF/PDF), or convert the file first \
          (for example `pdftoppm -r 300 -gray -png in.pdf page`)",
         .path.display()
@@ -117,48 +117,48 @@ pub enum PageError {
     UnsupportedFilter {
         /// The file.
         path: PathBuf,
-        /// The page (1-based).
-        page: usize,
+        /// The page.
+        page: PageRef,
         /// The filter or compression name, e.g. "JBIG2Decode".
         filter: String,
     },
 
     /// The page image uses a colour space we cannot turn into gray.
     #[error(
-        "{}: page {page}: the image colour space {space} is not supported; scan in gray or colour",
+        "{}: {page}the image colour space {space} is not supported; scan in gray or colour",
         .path.display()
     )]
     UnsupportedColorSpace {
         /// The file.
         path: PathBuf,
-        /// The page (1-based).
-        page: usize,
+        /// The page.
+        page: PageRef,
         /// The colour space as named in the file.
         space: String,
     },
 
     /// Some other image feature we do not read (a bit depth, a TIFF layout, …).
-    #[error("{}: page {page}: unsupported image: {detail}", .path.display())]
+    #[error("{}: {page}unsupported image: {detail}", .path.display())]
     UnsupportedImage {
         /// The file.
         path: PathBuf,
-        /// The page (1-based).
-        page: usize,
+        /// The page.
+        page: PageRef,
         /// What was found.
         detail: String,
     },
 
     /// The image is larger than any sane scan: refused before allocating memory for it.
     #[error(
-        "{}: page {page}: the image is {width}×{height} px, more than the limit of {} px a side \
+        "{}: {page}the image is {width}×{height} px, more than the limit of {} px a side \
          or {} megapixels; scan at 300–600 dpi",
         .path.display(), super::MAX_SIDE, super::MAX_PIXELS / 1_000_000
     )]
     ImageTooLarge {
         /// The file.
         path: PathBuf,
-        /// The page (1-based).
-        page: usize,
+        /// The page.
+        page: PageRef,
         /// Declared width in pixels.
         width: u64,
         /// Declared height in pixels.
@@ -167,15 +167,15 @@ pub enum PageError {
 
     /// The image is far too small to be a scanned page.
     #[error(
-        "{}: page {page}: the image is only {width}×{height} px, too small to be a scanned page \
+        "{}: {page}the image is only {width}×{height} px, too small to be a scanned page \
          (at least {} px a side)",
         .path.display(), super::MIN_SIDE
     )]
     ImageTooSmall {
         /// The file.
         path: PathBuf,
-        /// The page (1-based).
-        page: usize,
+        /// The page.
+        page: PageRef,
         /// Width in pixels.
         width: u64,
         /// Height in pixels.
@@ -183,14 +183,43 @@ pub enum PageError {
     },
 
     /// The compressed image data is damaged.
-    #[error("{}: page {page}: the image data is damaged: {detail}", .path.display())]
+    #[error("{}: {page}the image data is damaged: {detail}", .path.display())]
     Decode {
         /// The file.
         path: PathBuf,
-        /// The page (1-based).
-        page: usize,
+        /// The page.
+        page: PageRef,
         /// What the decoder reported.
         detail: String,
+    },
+
+    /// A page that a damaged file does not hold whole — the file was cut short before or
+    /// inside its image, or the image data is not what the file says — so it must be scanned
+    /// again. Such a page is never read from what is left of it.
+    #[error("{}: {page}{detail}; scan this page again", .path.display())]
+    Lost {
+        /// The file.
+        path: PathBuf,
+        /// The page.
+        page: PageRef,
+        /// What is missing, e.g. "the file was cut short inside this page's image".
+        detail: String,
+    },
+
+    /// A damaged file that does not say how many pages it had: any pages after the last one
+    /// found in it are lost without a trace, so the clerk must check the paper.
+    #[error(
+        "{}: {} after page {last}, and it does not say how many pages it had; scan again any page that came after page {last}",
+        .path.display(),
+        if *.cut { "the file was cut short" } else { "the file's page list is damaged" }
+    )]
+    PagesUnknown {
+        /// The file.
+        path: PathBuf,
+        /// The last page found in the file (1-based).
+        last: usize,
+        /// Whether the file ends early (no `%%EOF`), rather than being damaged inside.
+        cut: bool,
     },
 
     /// A third-party decoder panicked; caught and reported instead of taking the batch down.
@@ -202,7 +231,7 @@ pub enum PageError {
         /// The file.
         path: PathBuf,
         /// The page, if the crash happened while reading one page.
-        page: Option<usize>,
+        page: Option<PageRef>,
         /// The panic message.
         detail: String,
     },
@@ -227,8 +256,45 @@ pub enum PageError {
     },
 }
 
-fn page_prefix(page: Option<usize>) -> String {
-    page.map(|p| format!("page {p}: ")).unwrap_or_default()
+fn page_prefix(page: Option<PageRef>) -> String {
+    page.map(|p| p.to_string()).unwrap_or_default()
+}
+
+/// Which page of a file an error is about. It shows as the prefix "page 3: ", or as nothing
+/// in a file of one page, where "page 1" would only make the clerk look for other pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRef {
+    /// The page, 1-based as a clerk counts.
+    pub number: usize,
+    /// Pages in the file, when known.
+    pub of: Option<usize>,
+}
+
+impl PageRef {
+    /// Page `number` (1-based) of a file of `of` pages.
+    #[must_use]
+    pub fn new(number: usize, of: usize) -> Self {
+        Self {
+            number,
+            of: Some(of),
+        }
+    }
+
+    /// Page `number` of a file whose page count is not known yet (found while counting).
+    #[must_use]
+    pub fn uncounted(number: usize) -> Self {
+        Self { number, of: None }
+    }
+}
+
+impl std::fmt::Display for PageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.of == Some(1) {
+            Ok(())
+        } else {
+            write!(f, "page {}: ", self.number)
+        }
+    }
 }
 
 impl PageError {
@@ -251,6 +317,8 @@ impl PageError {
             | Self::ImageTooLarge { path, .. }
             | Self::ImageTooSmall { path, .. }
             | Self::Decode { path, .. }
+            | Self::Lost { path, .. }
+            | Self::PagesUnknown { path, .. }
             | Self::Panicked { path, .. }
             | Self::Changed { path }
             | Self::Write { path, .. } => path,
@@ -261,15 +329,16 @@ impl PageError {
     #[must_use]
     pub fn page(&self) -> Option<usize> {
         match self {
-            Self::Corrupt { page, .. } | Self::Panicked { page, .. } => *page,
-            Self::PageOutOfRange { page, .. }
-            | Self::NoImage { page, .. }
+            Self::Corrupt { page, .. } | Self::Panicked { page, .. } => page.map(|p| p.number),
+            Self::PageOutOfRange { page, .. } => Some(*page),
+            Self::Lost { page, .. } => Some(page.number),
+            Self::NoImage { page, .. }
             | Self::UnsupportedFilter { page, .. }
             | Self::UnsupportedColorSpace { page, .. }
             | Self::UnsupportedImage { page, .. }
             | Self::ImageTooLarge { page, .. }
             | Self::ImageTooSmall { page, .. }
-            | Self::Decode { page, .. } => Some(*page),
+            | Self::Decode { page, .. } => Some(page.number),
             _ => None,
         }
     }
@@ -293,6 +362,8 @@ impl PageError {
             Self::ImageTooLarge { .. } => "image_too_large",
             Self::ImageTooSmall { .. } => "image_too_small",
             Self::Decode { .. } => "decode",
+            Self::Lost { .. } => "lost",
+            Self::PagesUnknown { .. } => "pages_unknown",
             Self::Panicked { .. } => "panicked",
             Self::Changed { .. } => "changed",
             Self::Write { .. } => "write",
@@ -325,6 +396,15 @@ pub(crate) enum Fault {
     Decode(String),
     /// Damaged file structure.
     Corrupt(String),
+    /// A page a damaged file does not hold whole; what is missing.
+    Lost(String),
+    /// The last page of a damaged file that does not say how many it had; whether it was cut.
+    PagesUnknown {
+        /// The last page found (1-based).
+        last: usize,
+        /// The file ends early.
+        cut: bool,
+    },
     /// The OS refused a read.
     Io(std::io::Error),
     /// The file changed under us.
@@ -332,8 +412,8 @@ pub(crate) enum Fault {
 }
 
 impl Fault {
-    /// Attach the file and the 1-based page number.
-    pub(crate) fn at(self, path: &Path, page: usize) -> PageError {
+    /// Attach the file and the page.
+    pub(crate) fn at(self, path: &Path, page: PageRef) -> PageError {
         let path = path.to_path_buf();
         match self {
             Self::NoImage => PageError::NoImage { path, page },
@@ -360,6 +440,8 @@ impl Fault {
                 page: Some(page),
                 detail,
             },
+            Self::Lost(detail) => PageError::Lost { path, page, detail },
+            Self::PagesUnknown { last, cut } => PageError::PagesUnknown { path, last, cut },
             Self::Io(source) => PageError::Io { path, source },
             Self::Changed => PageError::Changed { path },
         }

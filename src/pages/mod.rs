@@ -25,6 +25,13 @@
 //! - **PNG / JPEG**: any bit depth and colour type the `image` crate reads; JPEG EXIF
 //!   orientation is applied.
 //!
+//! # Damaged PDFs
+//! A PDF cut short (an interrupted copy) or with a broken cross-reference table is not
+//! refused whole: `salvage.rs` recovers every page image that is whole in it and gives each
+//! missing or half-written page its own error saying to scan it again, so nothing is lost
+//! silently ([`Source::damage`] says what happened). Pages need no page tree: each names
+//! itself in its QR code.
+//!
 //! # Safety on hostile input
 //! Every size is checked against [`MAX_SIDE`]/[`MAX_PIXELS`] before a buffer is allocated, all
 //! arithmetic on values from the file is checked, and every decode runs under
@@ -36,13 +43,15 @@ mod error;
 mod pdf;
 mod pdf_image;
 mod raster;
+mod salvage;
 mod tif;
 
 pub mod pack;
 pub mod pool;
 
 use error::Fault;
-pub use error::PageError;
+pub use error::{PageError, PageRef};
+pub use salvage::Damage;
 
 use image::GrayImage;
 use sha2::{Digest, Sha256};
@@ -300,6 +309,7 @@ pub struct Source {
 
 enum Inner {
     Pdf(Box<pdf::PdfSource>),
+    Salvaged(Box<salvage::Salvaged>),
     Tiff(Box<tif::TiffSource>),
     Raster(raster::RasterSource),
 }
@@ -332,8 +342,21 @@ impl Source {
     pub fn page_count(&self) -> usize {
         match &self.inner {
             Inner::Pdf(s) => s.page_count(),
+            Inner::Salvaged(s) => s.page_count(),
             Inner::Tiff(s) => s.page_count(),
             Inner::Raster(_) => 1,
+        }
+    }
+
+    /// What is wrong with a damaged PDF whose pages were recovered, None for a sound file.
+    /// Its pages are the page images found whole, then a place for each page it lacks (see
+    /// [`Damage`]); reading one of those gives [`PageError::Lost`] or
+    /// [`PageError::PagesUnknown`].
+    #[must_use]
+    pub fn damage(&self) -> Option<Damage> {
+        match &self.inner {
+            Inner::Salvaged(s) => Some(s.damage()),
+            _ => None,
         }
     }
 
@@ -345,16 +368,17 @@ impl Source {
     /// crash, or the file having changed since [`open`].
     pub fn load_page(&self, index: usize) -> Result<PageImage, PageError> {
         let count = self.page_count();
-        let page = index.saturating_add(1);
         if index >= count {
             return Err(PageError::PageOutOfRange {
                 path: self.path.clone(),
-                page,
+                page: index.saturating_add(1),
                 count,
             });
         }
+        let page = PageRef::new(index + 1, count);
         let result = catch(|| match &self.inner {
             Inner::Pdf(s) => s.load_page(index),
+            Inner::Salvaged(s) => s.load_page(index),
             Inner::Tiff(s) => s.load_page(index),
             Inner::Raster(s) => s.load(),
         });
@@ -411,7 +435,10 @@ pub fn open(file: &InputFile) -> Result<Source, PageError> {
     };
     let inner = catch(|| -> Result<Inner, PageError> {
         Ok(match kind {
-            InputKind::Pdf => Inner::Pdf(Box::new(pdf::PdfSource::open(&path)?)),
+            InputKind::Pdf => match pdf::PdfSource::open(&path)? {
+                pdf::Opened::Whole(s) => Inner::Pdf(s),
+                pdf::Opened::Salvaged(s) => Inner::Salvaged(s),
+            },
             InputKind::Tiff => Inner::Tiff(Box::new(tif::TiffSource::open(&path)?)),
             InputKind::Png | InputKind::Jpeg => {
                 Inner::Raster(raster::RasterSource::new(&path, kind))

@@ -130,6 +130,12 @@ pub struct EncodedPage {
 }
 
 impl EncodedPage {
+    /// The image dictionary entries and the stream bytes (for tests that lay out PDFs).
+    #[cfg(test)]
+    pub(crate) fn parts(&self) -> (&str, &[u8]) {
+        (&self.dict, &self.data)
+    }
+
     /// Compress `page` with `filter` for a PDF at `dpi`.
     ///
     /// # Errors

@@ -22,8 +22,11 @@
 //! applied to the decoded pixels so the page comes out as a viewer shows it.
 
 use super::pdf_image::{decode_image, entry, number, resolve};
+use super::salvage::Salvaged;
 use super::{find, plausible_dpi, Fault, FileStamp, PageError, PageImage};
+use image::GrayImage;
 use lopdf::xref::XrefEntry;
+use lopdf::xref::XrefRecovery;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -70,6 +73,19 @@ fn drop_image_bytes(id: ObjectId, obj: &mut Object) -> Option<(ObjectId, Object)
     }
 }
 
+/// A PDF as opened: whole, or damaged and recovered as far as it goes.
+pub(crate) enum Opened {
+    Whole(Box<PdfSource>),
+    Salvaged(Box<Salvaged>),
+}
+
+/// Whether lopdf had to rebuild the cross-reference table by scanning for objects: the file
+/// is damaged (typically cut short), and a page read through that table could come from an
+/// image stream that stops half-way. Such files are read by [`Salvaged`] instead.
+fn rebuilt(doc: &Document) -> bool {
+    doc.xref_recovery == Some(XrefRecovery::Reconstructed)
+}
+
 pub(crate) struct PdfSource {
     path: PathBuf,
     stamp: FileStamp,
@@ -99,7 +115,7 @@ fn eof_hint(buf: &[u8]) -> &'static str {
 }
 
 impl PdfSource {
-    pub(crate) fn open(path: &Path) -> Result<Self, PageError> {
+    pub(crate) fn open(path: &Path) -> Result<Opened, PageError> {
         let io = |source| PageError::Io {
             path: path.to_path_buf(),
             source,
@@ -118,10 +134,11 @@ impl PdfSource {
 
         // The usual case: a well-formed, unencrypted scan, parsed without its image bytes.
         let sparse = read_sparse(&mut file, stamp.len).map_err(io)?;
+        let mut encrypted = mentions_encrypt(&sparse);
         if let Ok(doc) = Document::load_mem_with_options(&sparse, filtered()) {
-            let usable = !doc.trailer.has(b"Encrypt") && !doc.was_encrypted();
+            encrypted |= doc.trailer.has(b"Encrypt") || doc.was_encrypted();
             let pages: Vec<ObjectId> = doc.get_pages().into_values().collect();
-            if usable && !pages.is_empty() {
+            if !encrypted && !rebuilt(&doc) && !pages.is_empty() {
                 let mut source = Self {
                     path: path.to_path_buf(),
                     stamp,
@@ -131,7 +148,25 @@ impl PdfSource {
                     full: OnceLock::new(),
                 };
                 source.drop_positioned_image_bytes();
-                return Ok(source);
+                return Ok(Opened::Whole(Box::new(source)));
+            }
+        }
+        // Damaged: recover every whole page image (encrypted data cannot be checked that way).
+        if !encrypted {
+            let cut = !eof_hint(&sparse).is_empty();
+            match Salvaged::recover(path, stamp, &sparse, cut) {
+                Ok(salvaged) => return Ok(Opened::Salvaged(Box::new(salvaged))),
+                Err(none) if none.begun > 0 => {
+                    let what = match none.begun {
+                        1 => "its one page image is not whole".to_string(),
+                        n => format!("none of its {n} page images is whole"),
+                    };
+                    return Err(corrupt(format!(
+                        "{what}{}; scan the whole file again",
+                        eof_hint(&sparse)
+                    )));
+                }
+                Err(_) => {}
             }
         }
         drop(sparse);
@@ -166,6 +201,14 @@ impl PdfSource {
                 path: path.to_path_buf(),
             });
         }
+        if rebuilt(&doc) && !doc.was_encrypted() {
+            // Recovery above found no whole page image; lopdf's rebuilt table could only
+            // offer images that stop half-way.
+            return Err(corrupt(format!(
+                "no page image in it is whole{}",
+                eof_hint(&buf)
+            )));
+        }
         let pages: Vec<ObjectId> = doc.get_pages().into_values().collect();
         if pages.is_empty() {
             let count = doc
@@ -195,7 +238,7 @@ impl PdfSource {
         if source.lazy {
             source.drop_positioned_image_bytes();
         }
-        Ok(source)
+        Ok(Opened::Whole(Box::new(source)))
     }
 
     /// Streams with an indirect /Length were filled by lopdf after the load filter ran; they
@@ -244,7 +287,7 @@ impl PdfSource {
             .get_dictionary(page_id)
             .map_err(|e| Fault::Corrupt(format!("page object {page_id:?}: {e}")))?;
         let resources = inherited(doc, page, b"Resources").and_then(|r| r.as_dict().ok());
-        let mut image = match self.pick_image(page_id, resources) {
+        let image = match self.pick_image(page_id, resources) {
             Ok((image_id, stream)) => {
                 let data = self.stream_bytes(image_id, stream)?;
                 decode_image(doc, &stream.dict, &data, resources)?
@@ -257,23 +300,7 @@ impl PdfSource {
             Err(e) => return Err(e),
         };
 
-        let dpi = page_size_pt(doc, page).and_then(|(w, h)| {
-            let long_px = f64::from(image.width().max(image.height()));
-            plausible_dpi(long_px / (w.max(h) / 72.0))
-        });
-        let rotate = inherited(doc, page, b"Rotate")
-            .and_then(number)
-            .unwrap_or(0.0) as i64;
-        image = match rotate.rem_euclid(360) {
-            90 => image::imageops::rotate90(&image),
-            180 => {
-                image::imageops::rotate180_in_place(&mut image);
-                image
-            }
-            270 => image::imageops::rotate270(&image),
-            _ => image,
-        };
-        Ok(PageImage { image, dpi })
+        Ok(finish_page(doc, Some(page), image))
     }
 
     /// The largest image the page paints.
@@ -563,7 +590,7 @@ fn image_payload(
 }
 
 /// Whether a dictionary's text contains `/Subtype /Image`.
-fn names_image_subtype(dict: &[u8]) -> bool {
+pub(super) fn names_image_subtype(dict: &[u8]) -> bool {
     let mut from = 0;
     while let Some(k) = find(&dict[from..], b"/Subtype") {
         let rest = &dict[from + k + 8..];
@@ -580,7 +607,7 @@ fn names_image_subtype(dict: &[u8]) -> bool {
 }
 
 /// The value of `/Length` in a dictionary's text if it is a plain number (not `n g R`).
-fn direct_length(dict: &[u8]) -> Option<u64> {
+pub(super) fn direct_length(dict: &[u8]) -> Option<u64> {
     let k = find(dict, b"/Length")?;
     let rest = &dict[k + 7..];
     if rest.first().is_some_and(u8::is_ascii_alphanumeric) {
@@ -733,7 +760,11 @@ fn inline_image(doc: &Document, page_id: ObjectId) -> Result<Stream, Fault> {
 }
 
 /// A page attribute, inherited from the page tree if the page does not set it.
-fn inherited<'a>(doc: &'a Document, page: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
+pub(super) fn inherited<'a>(
+    doc: &'a Document,
+    page: &'a Dictionary,
+    key: &[u8],
+) -> Option<&'a Object> {
     let mut node = page;
     for _ in 0..MAX_DEPTH {
         if let Some(v) = entry(doc, node, key) {
@@ -742,6 +773,36 @@ fn inherited<'a>(doc: &'a Document, page: &'a Dictionary, key: &[u8]) -> Option<
         node = entry(doc, node, b"Parent")?.as_dict().ok()?;
     }
     None
+}
+
+/// A decoded page image as a viewer shows it: turned by the page's /Rotate, with the
+/// resolution its size on the page gives. Without a page (a damaged file) it is taken as
+/// stored, resolution unknown.
+pub(super) fn finish_page(
+    doc: &Document,
+    page: Option<&Dictionary>,
+    mut image: GrayImage,
+) -> PageImage {
+    let Some(page) = page else {
+        return PageImage { image, dpi: None };
+    };
+    let dpi = page_size_pt(doc, page).and_then(|(w, h)| {
+        let long_px = f64::from(image.width().max(image.height()));
+        plausible_dpi(long_px / (w.max(h) / 72.0))
+    });
+    let rotate = inherited(doc, page, b"Rotate")
+        .and_then(number)
+        .unwrap_or(0.0) as i64;
+    image = match rotate.rem_euclid(360) {
+        90 => image::imageops::rotate90(&image),
+        180 => {
+            image::imageops::rotate180_in_place(&mut image);
+            image
+        }
+        270 => image::imageops::rotate270(&image),
+        _ => image,
+    };
+    PageImage { image, dpi }
 }
 
 /// Page width and height in points (MediaBox, times UserUnit).
@@ -845,7 +906,9 @@ mod tests {
             );
         }
 
-        let source = PdfSource::open(&path).unwrap();
+        let Opened::Whole(source) = PdfSource::open(&path).unwrap() else {
+            panic!("a sound file opens whole");
+        };
         assert_eq!(source.page_count(), 2);
         assert!(source.image_bytes_in_memory() <= 10_000);
     }

@@ -747,22 +747,291 @@ fn a_qpdf_encrypted_pdf_is_refused_unless_its_password_is_empty() {
     }
 }
 
-#[test]
-fn a_pdf_cut_in_half_is_reported_as_damaged_not_a_panic() {
+// ---------------------------------------------------------------------------------------------
+// Damaged PDFs: every whole page image is recovered, nothing half-written is read.
+
+/// Pages for the damaged-file tests: JPEG and G4 in turn, some large enough (noise) that
+/// opening leaves their bytes on disk, some small enough to be kept in memory.
+fn mixed_pages(n: u32) -> Vec<(GrayImage, PackFilter)> {
+    (0..n)
+        .map(|i| match i % 4 {
+            0 => (noise_page(260, 200, i), PackFilter::Jpeg { quality: 80 }),
+            1 => (bilevel_page(420, 300, i), PackFilter::CcittG4),
+            2 => (form_page(300, 220, i), PackFilter::Jpeg { quality: 85 }),
+            _ => (bilevel_page(1200, 900, i), PackFilter::CcittG4),
+        })
+        .collect()
+}
+
+/// A scanned PDF as the packer writes it (page tree last, direct /Length).
+fn packed_pdf(pages: &[(GrayImage, PackFilter)]) -> Vec<u8> {
+    let mut packer = PdfPacker::new(Vec::new(), PackFilter::Raw, 150.0).unwrap();
+    for (img, filter) in pages {
+        let e = pack::EncodedPage::new(PackPage::from(img), *filter, 150.0).unwrap();
+        packer.add_encoded(&e).unwrap();
+    }
+    packer.finish().unwrap()
+}
+
+/// A scanned PDF laid out as libtiff's tiff2pdf writes one: catalog and page tree (with its
+/// /Count) first, every stream with an indirect /Length written after it.
+fn tree_first_pdf(pages: &[(GrayImage, PackFilter)]) -> Vec<u8> {
+    let mut out = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
+    let mut offsets = Vec::new();
+    let mut object = |out: &mut Vec<u8>, id: usize, body: &[u8]| {
+        offsets.push((id, out.len()));
+        out.extend_from_slice(format!("{id} 0 obj\n").as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    };
+    let n = pages.len();
+    // Per page: page, content, its length, image, its length.
+    let page_id = |i: usize| 3 + 5 * i;
+    object(&mut out, 1, b"<< /Type /Catalog /Pages 2 0 R >>");
+    let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", page_id(i))).collect();
+    let tree = format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" "));
+    object(&mut out, 2, tree.as_bytes());
+    for (i, (img, filter)) in pages.iter().enumerate() {
+        let id = page_id(i);
+        let (w, h) = (
+            img.width() as f64 * 72.0 / 150.0,
+            img.height() as f64 * 72.0 / 150.0,
+        );
+        let page = format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] /Resources << /XObject << /Im0 {} 0 R >> >> /Contents {} 0 R >>",
+            id + 3,
+            id + 1
+        );
+        object(&mut out, id, page.as_bytes());
+        let content = format!("q {w} 0 0 {h} 0 0 cm /Im0 Do Q");
+        let mut body = format!("<< /Length {} 0 R >>\nstream\n", id + 2).into_bytes();
+        body.extend_from_slice(content.as_bytes());
+        body.extend_from_slice(b"\nendstream");
+        object(&mut out, id + 1, &body);
+        object(&mut out, id + 2, content.len().to_string().as_bytes());
+        let e = pack::EncodedPage::new(PackPage::from(img), *filter, 150.0).unwrap();
+        let (dict, data) = e.parts();
+        let mut body = format!(
+            "<< /Type /XObject /Subtype /Image {dict} /Length {} 0 R >>\nstream\n",
+            id + 4
+        )
+        .into_bytes();
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\nendstream");
+        object(&mut out, id + 3, &body);
+        object(&mut out, id + 4, data.len().to_string().as_bytes());
+    }
+    let size = 3 + 5 * n;
+    let xref = out.len();
+    let mut table = format!("xref\n0 {size}\n0000000000 65535 f \n");
+    offsets.sort_unstable();
+    for (_, off) in &offsets {
+        table.push_str(&format!("{off:010} 00000 n \n"));
+    }
+    table.push_str(&format!(
+        "trailer\n<< /Size {size} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    ));
+    out.extend_from_slice(table.as_bytes());
+    out
+}
+
+/// Each page image's object, in file order: where its dictionary's /Subtype is, where its
+/// data begins, and where the object ends (just past `endobj`).
+fn image_spans(pdf: &[u8]) -> Vec<(usize, usize, usize)> {
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(k) = super::find(&pdf[from..], b"/Subtype /Image") {
+        let dict = from + k;
+        let data = dict + super::find(&pdf[dict..], b"stream\n").unwrap() + 7;
+        let close = super::find(&pdf[dict..], b"endstream\nendobj").unwrap();
+        let end = dict + close + b"endstream\nendobj".len();
+        spans.push((dict, data, end));
+        from = end;
+    }
+    spans
+}
+
+/// Cut points around every place a page can be half there: inside an image's dictionary,
+/// just before and after its data begins, the middle of its data, inside `endstream`, inside
+/// and just after `endobj`, one byte later; and just before the cross-reference table.
+fn cut_points(pdf: &[u8]) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    for (dict, data, end) in image_spans(pdf) {
+        cuts.extend([dict + 8, data - 1, data, data + 1, (data + end) / 2]);
+        cuts.extend([end - 12, end - 1, end, end + 1]);
+    }
+    cuts.push(super::find(pdf, b"xref\n").unwrap());
+    cuts.retain(|&c| c < pdf.len());
+    cuts
+}
+
+/// Cut `pdf` at every cut point and check: each page whose image object is whole reads as
+/// exactly the page of the whole file; every other place is reported lost (rescan), never
+/// read; the file says it is damaged; the page count is the declared one when the page tree
+/// survived, else the pages begun plus one place for "any after".
+fn check_cuts(name: &str, pdf: &[u8], pages: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let pages: Vec<GrayImage> = (0..4).map(|i| form_page(300, 300, i)).collect();
-    let packed: Vec<PackPage> = pages.iter().map(PackPage::from).collect();
-    let path = dir.path().join("whole.pdf");
-    pack::write_pdf(&path, &packed, PackFilter::Jpeg { quality: 80 }, 300.0).unwrap();
-    let bytes = std::fs::read(&path).unwrap();
-    let cut = dir.path().join("cut.pdf");
-    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let err = open(&input(&cut)).unwrap_err();
+    let whole_path = dir.path().join(format!("{name}.pdf"));
+    std::fs::write(&whole_path, pdf).unwrap();
+    let whole = open(&input(&whole_path)).unwrap();
+    assert!(whole.damage().is_none(), "{name}: the whole file is sound");
+    let originals: Vec<GrayImage> = (0..pages)
+        .map(|i| whole.load_page(i).unwrap().image)
+        .collect();
+    let spans = image_spans(pdf);
+    assert_eq!(spans.len(), pages);
+    let tree = super::find(pdf, b"/Type /Pages").unwrap();
+    let tree_end = tree + super::find(&pdf[tree..], b"endobj").unwrap() + 6;
+    for cut in cut_points(pdf) {
+        let path = dir.path().join(format!("{name}-{cut}.pdf"));
+        std::fs::write(&path, &pdf[..cut]).unwrap();
+        let complete = spans.iter().filter(|s| s.2 <= cut).count();
+        // Images whose data began: whole ones and the one cut inside its data.
+        let begun = spans.iter().filter(|s| s.1 <= cut).count();
+        let source = match open(&input(&path)) {
+            Ok(s) => s,
+            Err(e) => {
+                assert_eq!(complete, 0, "{name} cut at {cut}: {e}");
+                assert!(matches!(e, PageError::Corrupt { page: None, .. }), "{e}");
+                assert!(e.to_string().contains("cut short"), "{e}");
+                continue;
+            }
+        };
+        let damage = source
+            .damage()
+            .unwrap_or_else(|| panic!("{name} cut at {cut}: not reported as damaged"));
+        assert!(damage.cut, "{name} cut at {cut}");
+        if cut >= tree_end {
+            assert_eq!(damage.declared, Some(pages), "{name} cut at {cut}");
+            assert_eq!(source.page_count(), pages, "{name} cut at {cut}");
+        } else {
+            assert_eq!(damage.declared, None, "{name} cut at {cut}");
+            // Whole pages, the one cut inside its image (if any), and the place for "after".
+            assert_eq!(source.page_count(), begun + 1, "{name} cut at {cut}");
+        }
+        for i in 0..source.page_count() {
+            match source.load_page(i) {
+                Ok(p) => {
+                    assert!(
+                        i < complete,
+                        "{name} cut at {cut}: page {} read from a cut file",
+                        i + 1
+                    );
+                    assert!(
+                        originals.get(i) == Some(&p.image),
+                        "{name} cut at {cut}: page {} differs from the whole file's",
+                        i + 1
+                    );
+                }
+                Err(e) => {
+                    assert!(
+                        i >= complete,
+                        "{name} cut at {cut}: whole page {} lost: {e}",
+                        i + 1
+                    );
+                    let text = e.to_string();
+                    match e {
+                        PageError::Lost { page, .. } => {
+                            assert_eq!(page.number, i + 1);
+                            assert!(text.contains("scan this page again"), "{text}");
+                        }
+                        PageError::PagesUnknown {
+                            last, cut: true, ..
+                        } => {
+                            assert_eq!(i + 1, source.page_count(), "only the last place");
+                            assert_eq!(last, i, "{text}");
+                            assert!(text.contains(&format!("after page {i}")), "{text}");
+                        }
+                        other => panic!("{name} cut at {cut}: page {}: {other}", i + 1),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_cut_pdf_gives_every_whole_page_and_reports_the_rest_page_tree_last() {
+    let pages = mixed_pages(8);
+    check_cuts("packed", &packed_pdf(&pages), pages.len());
+}
+
+#[test]
+fn a_cut_pdf_gives_every_whole_page_and_reports_the_rest_page_tree_first() {
+    let pages = mixed_pages(8);
+    check_cuts("tree-first", &tree_first_pdf(&pages), pages.len());
+}
+
+#[test]
+fn a_pdf_whose_cross_reference_table_is_lost_is_recovered_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = mixed_pages(4);
+    let pdf = packed_pdf(&pages);
+    // The table overwritten (a disk error): the objects and the page tree are all there.
+    let xref = super::find(&pdf, b"xref\n").unwrap();
+    let mut broken = pdf[..xref].to_vec();
+    broken.extend_from_slice(b"garbage garbage garbage\n%%EOF\n");
+    let path = dir.path().join("noxref.pdf");
+    std::fs::write(&path, &broken).unwrap();
+    let source = open(&input(&path)).unwrap();
+    let damage = source.damage().expect("damaged");
+    assert!(!damage.cut, "the file ends with %%EOF");
+    assert_eq!(damage.declared, Some(4));
+    assert_eq!(source.page_count(), 4);
+    for i in 0..4 {
+        let page = source.load_page(i).unwrap();
+        assert!(
+            page.dpi.is_some_and(|d| (d - 150.0).abs() < 1.0),
+            "the page object was found"
+        );
+    }
+}
+
+#[test]
+fn a_whole_stream_holding_a_cut_jpeg_or_g4_image_is_not_read_as_a_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let jpeg = pack::EncodedPage::new(
+        PackPage::from(&form_page(300, 220, 1)),
+        PackFilter::Jpeg { quality: 85 },
+        150.0,
+    )
+    .unwrap();
+    let g4 = pack::EncodedPage::new(
+        PackPage::from(&bilevel_page(420, 300, 2)),
+        PackFilter::CcittG4,
+        150.0,
+    )
+    .unwrap();
+    let good = pack::EncodedPage::new(
+        PackPage::from(&form_page(300, 220, 3)),
+        PackFilter::Jpeg { quality: 85 },
+        150.0,
+    )
+    .unwrap();
+    let mut packer = PdfPacker::new(Vec::new(), PackFilter::Raw, 150.0).unwrap();
+    for (e, keep) in [(&jpeg, 0.6), (&g4, 0.5), (&good, 1.0)] {
+        let (dict, data) = e.parts();
+        // The stream is whole (its /Length is what it holds) but its image stops early.
+        let data = &data[..(data.len() as f64 * keep) as usize];
+        packer.add_image_page(dict, data, 144.0, 105.6).unwrap();
+    }
+    let pdf = packer.finish().unwrap();
+    let xref = super::find(&pdf, b"xref\n").unwrap();
+    let path = dir.path().join("cut-images.pdf");
+    std::fs::write(&path, &pdf[..xref]).unwrap();
+    let source = open(&input(&path)).unwrap();
+    let jpeg_err = source.load_page(0).unwrap_err().to_string();
     assert!(
-        matches!(err, PageError::Corrupt { page: None, .. }),
-        "{err}"
+        jpeg_err.contains("page 1: this page's image stops before its end"),
+        "{jpeg_err}"
     );
-    assert!(err.to_string().contains("cut short"), "{err}");
+    let g4_err = source.load_page(1).unwrap_err().to_string();
+    assert!(
+        g4_err.contains("page 2: this page's image is damaged (CCITT data gave"),
+        "{g4_err}"
+    );
+    assert!(g4_err.ends_with("scan this page again"), "{g4_err}");
+    assert!(source.load_page(2).is_ok());
 }
 
 #[test]
@@ -777,10 +1046,14 @@ fn a_vector_only_page_has_no_scanned_image() {
     });
     let source = open(&input(&path)).unwrap();
     let err = source.load_page(1).unwrap_err();
-    assert!(matches!(err, PageError::NoImage { page: 2, .. }), "{err}");
-    assert!(err
-        .to_string()
-        .contains("page 2 has no scanned image — is this a printed original rather than a scan?"));
+    assert!(matches!(err, PageError::NoImage { .. }), "{err}");
+    assert_eq!(err.page(), Some(2));
+    assert!(
+        err.to_string().ends_with(
+            "printed.pdf: page 2: no scanned image on the page — is this a printed original rather than a scan?"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -802,7 +1075,16 @@ fn inline_images_are_read_when_raw_and_named_when_compressed() {
     assert!((got.dpi.unwrap() - 300.0).abs() < 0.5);
     let err = source.load_page(1).unwrap_err();
     assert!(
-        matches!(err, PageError::UnsupportedImage { page: 2, .. }),
+        matches!(
+            err,
+            PageError::UnsupportedImage {
+                page: PageRef {
+                    number: 2,
+                    of: Some(2)
+                },
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("inline image"), "{err}");
@@ -818,11 +1100,20 @@ fn jbig2_and_jpeg_2000_images_are_refused_by_name() {
         let err = load(&path, 0).unwrap_err();
         match &err {
             PageError::UnsupportedFilter {
-                filter: f, page: 1, ..
-            } => assert_eq!(f, filter),
+                filter: f, page, ..
+            } if page.number == 1 => {
+                assert_eq!(f, filter);
+            }
             other => panic!("{filter}: {other}"),
         }
-        assert!(err.to_string().contains(filter));
+        // The file has one page: no "page 1" for the clerk to look for.
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!(
+                "{filter}.pdf: the scan is compressed with {filter}"
+            )),
+            "{text}"
+        );
     }
 }
 
@@ -1259,6 +1550,12 @@ fn png_bombs_are_refused_from_the_header() {
     let err = load(&path, 0).unwrap_err();
     assert!(
         matches!(err, PageError::ImageTooLarge { width: 50_000, .. }),
+        "{err}"
+    );
+    // A one-page file: the message names no page (and never a placeholder).
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}: the image is 50000×50000 px", path.display())),
         "{err}"
     );
 }

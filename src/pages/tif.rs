@@ -16,7 +16,7 @@
 
 use super::ccitt::{BilevelCanvas, CcittParams};
 use super::{check_size, gray_image, interleaved_to_gray, luma, plausible_dpi, Channels};
-use super::{Fault, FileStamp, PageError, PageImage};
+use super::{Fault, FileStamp, PageError, PageImage, PageRef};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -81,7 +81,7 @@ impl TiffSource {
             },
             Fault::Unsupported(detail) => PageError::UnsupportedImage {
                 path: path.to_path_buf(),
-                page: 1,
+                page: PageRef::uncounted(1),
                 detail,
             },
             Fault::Corrupt(detail) | Fault::Decode(detail) => PageError::Corrupt {
@@ -89,7 +89,7 @@ impl TiffSource {
                 page: None,
                 detail,
             },
-            other => other.at(path, 1),
+            other => other.at(path, PageRef::uncounted(1)),
         })?;
         let mut count = 1;
         while decoder.more_images() && count < MAX_PAGES {

@@ -458,12 +458,8 @@ pub fn render(t: &Tally) -> String {
             let _ = write!(
                 o,
                 r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{rate}</td><td class="n">{}</td></tr>"#,
-                esc(&r.form),
-                esc(&r
-                    .branch_name
-                    .clone()
-                    .or_else(|| r.branch.clone())
-                    .unwrap_or_else(|| "全部".into())),
+                esc(&super::form_label(t, &r.form)),
+                esc(&super::turnout_branch(r)),
                 r.printed,
                 r.returned,
                 r.unprinted
@@ -534,12 +530,11 @@ pub fn render(t: &Tally) -> String {
     for p in &t.pending {
         let _ = write!(
             audit,
-            "<li>待复核:批次 {} 序号 {} {} [{}] {}</li>",
+            "<li>待复核:批次 {} 序号 {} {} {}</li>",
             esc(&p.batch),
             esc(&p.serial),
             esc(&p.page),
-            esc(&p.kind),
-            esc(&p.detail)
+            esc(&super::pending_what(t, p))
         );
     }
     if !audit.is_empty() {

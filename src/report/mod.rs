@@ -9,7 +9,9 @@ pub mod webfont;
 pub mod xlsx;
 
 use crate::form::QuotaRounding;
-use crate::tally::{FormTally, Tally};
+use crate::read::outcome::FlagKind;
+use crate::review::item::kind_label;
+use crate::tally::{FormTally, Pending, Tally};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -105,6 +107,62 @@ pub fn form_heading(f: &FormTally) -> String {
     } else {
         format!("{} {}", f.annex, f.title)
     }
+}
+
+/// A form as a clerk knows it, "附1 党支部开展创先争优活动群众评议表", by its id; the id itself
+/// only for a form the tally was not given (every printed form is: its snapshot is kept).
+pub fn form_label(t: &Tally, form: &str) -> String {
+    t.forms
+        .iter()
+        .find(|f| f.form == form)
+        .map_or_else(|| form.to_string(), form_heading)
+}
+
+/// The branch of a turnout row as a clerk knows it: its name, or 全部 for forms printed for
+/// every branch at once.
+pub fn turnout_branch(r: &crate::tally::Turnout) -> String {
+    r.branch_name
+        .clone()
+        .or_else(|| r.branch.clone())
+        .unwrap_or_else(|| "全部".into())
+}
+
+/// What still needs a person, in words: the kind of check in Chinese, then what it is about
+/// ("勾选不清:张晓燕 · 参加创先争优活动情况: 「满意」…"). The reader's details already name the
+/// subject and item; an undecided answer without a flag is named from the tally's labels.
+pub fn pending_what(t: &Tally, p: &Pending) -> String {
+    match FlagKind::parse(&p.kind) {
+        Some(kind) => format!("{}:{}", kind_label(kind), p.detail),
+        None => {
+            let what = p
+                .target
+                .as_deref()
+                .map(|q| question_label(t, q))
+                .unwrap_or_default();
+            format!("答案未复核:{what}")
+        }
+    }
+}
+
+/// "王伟 · 立足岗位履行职责情况" for the question id "c101.duty" (subject id, item id), from
+/// the labels of the tally's forms; the id when no form knows it.
+fn question_label(t: &Tally, question: &str) -> String {
+    let (subject, item) = question.split_once('.').unwrap_or(("", question));
+    for f in &t.forms {
+        let Some(i) = f
+            .subjects
+            .iter()
+            .flat_map(|s| &s.items)
+            .find(|i| i.item == item)
+        else {
+            continue;
+        };
+        return match f.subjects.iter().find(|s| s.id == subject) {
+            Some(s) => format!("{} · {}", subject_label(s), i.label),
+            None => i.label.clone(),
+        };
+    }
+    question.to_string()
 }
 
 /// A subject as printed: "陈静(因公护照受理窗口)".

@@ -186,11 +186,8 @@ pub fn render(t: &Tally) -> String {
             .to_vec()];
         for r in &t.turnout {
             rows.push(vec![
-                r.form.clone(),
-                r.branch_name
-                    .clone()
-                    .or_else(|| r.branch.clone())
-                    .unwrap_or_else(|| "全部".into()),
+                super::form_label(t, &r.form),
+                super::turnout_branch(r),
                 r.printed.to_string(),
                 r.returned.to_string(),
                 r.unprinted.to_string(),
@@ -245,13 +242,11 @@ pub fn render(t: &Tally) -> String {
         for p in t.pending.iter().take(SHOWN) {
             let _ = writeln!(
                 o,
-                "{} 序号 {} {} {} {}:{}",
+                "{} 序号 {} {} {}",
                 p.batch,
                 p.serial,
                 p.page,
-                p.kind,
-                p.target.as_deref().unwrap_or(""),
-                p.detail
+                super::pending_what(t, p)
             );
         }
         if t.pending.len() > SHOWN {

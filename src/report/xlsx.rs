@@ -73,15 +73,8 @@ pub fn render(t: &Tally) -> Result<Vec<u8>, XlsxError> {
     }
     r += 1;
     for tr in &t.turnout {
-        ws.write_string(r, 0, &tr.form)?;
-        ws.write_string(
-            r,
-            1,
-            tr.branch_name
-                .clone()
-                .or_else(|| tr.branch.clone())
-                .unwrap_or_else(|| "全部".into()),
-        )?;
+        ws.write_string(r, 0, super::form_label(t, &tr.form))?;
+        ws.write_string(r, 1, super::turnout_branch(tr))?;
         ws.write_number(r, 2, tr.printed as f64)?;
         ws.write_number(r, 3, tr.returned as f64)?;
         ws.write_number(r, 4, tr.unprinted as f64)?;
@@ -135,16 +128,26 @@ pub fn render(t: &Tally) -> Result<Vec<u8>, XlsxError> {
         note(
             ws,
             format!(
-                "待复核:{} 序号 {} {} {} {}",
-                p.batch, p.serial, p.page, p.kind, p.detail
+                "待复核:{} 序号 {} {} {}",
+                p.batch,
+                p.serial,
+                p.page,
+                super::pending_what(t, p)
             ),
         )?;
     }
     ws.set_column_width(0, 36)?;
 
+    let mut names = std::collections::HashSet::new();
     for f in &t.forms {
         let ws = wb.add_worksheet();
-        ws.set_name(sheet_name(format!("{} {}", f.annex, f.form).trim()))?;
+        // Named as the clerk knows the form; two forms alike in 31 characters add their id.
+        let mut name = sheet_name(&form_heading(f));
+        if !names.insert(name.clone()) {
+            name = sheet_name(&format!("{} {name}", f.form));
+            names.insert(name.clone());
+        }
+        ws.set_name(name)?;
         banner(ws, t, &form_heading(f), &bold, &warn)?;
         let grades = grade_options(f);
         let mut cols: Vec<String> = vec!["对象编号".into(), "对象".into(), "项目".into()];

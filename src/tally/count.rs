@@ -141,12 +141,34 @@ pub(super) fn count_forms(kept: &[&Sheet], forms: &[FormDef], campaign: &Campaig
     out
 }
 
+/// The subject key of answers that name none: a 附1 sheet printed for no branch, a row
+/// without a subject. Not a valid id, so it never meets a campaign's subject.
+const NO_SUBJECT: &str = "?";
+
+/// The name a subject the campaign does not list is reported under, as a clerk can find it
+/// on paper: a write-in row by its place, a sheet without a subject as such, else its id.
+fn unknown_subject_name(form: &FormDef, key: &str) -> String {
+    // "_w2": the second blank row left for a handwritten name (as the review page says).
+    if let Some(n) = key.strip_prefix("_w") {
+        return format!("(手写补填第{n}行)");
+    }
+    if key == NO_SUBJECT {
+        return match form.subject {
+            SubjectKind::Branch => "(支部不明:表格印发时未指定支部)".to_string(),
+            _ => "(未写明对象)".to_string(),
+        };
+    }
+    format!("(未知 {key})")
+}
+
 /// The subject key of an answer: the branch for 附1, the row's subject for 附2/附3, the form
 /// itself for a plain questionnaire.
 fn subject_key(form: &FormDef, s: &Sheet, answer_subject: Option<&str>) -> String {
     match form.subject {
-        SubjectKind::Branch => s.branch.clone().unwrap_or_else(|| "?".into()),
-        SubjectKind::Candidates | SubjectKind::Posts => answer_subject.unwrap_or("?").to_string(),
+        SubjectKind::Branch => s.branch.clone().unwrap_or_else(|| NO_SUBJECT.into()),
+        SubjectKind::Candidates | SubjectKind::Posts => {
+            answer_subject.unwrap_or(NO_SUBJECT).to_string()
+        }
         SubjectKind::None => form.id.clone(),
     }
 }
@@ -246,7 +268,7 @@ fn finish(
     // Write-in rows and ids the campaign lacks follow, sorted, so nothing counted is hidden.
     for k in acc.keys() {
         if !known.contains(k) {
-            rows.push((k.clone(), format!("(未知 {k})"), None, None));
+            rows.push((k.clone(), unknown_subject_name(form, k), None, None));
         }
     }
     let subjects = rows
