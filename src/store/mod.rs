@@ -13,13 +13,17 @@
 //! kill -9 reads exactly the pages that are missing.
 
 pub mod flags;
+pub mod journal;
 mod load;
+pub mod manifest;
 mod schema;
 pub mod sheets;
 mod write;
 
 pub use flags::{Decision, FlagView, PageRef};
+pub use journal::{JournalEntry, JournalError, JournalWarning, JOURNAL_FILE};
 pub use load::StoredPage;
+pub use manifest::{Manifest, ManifestFile, MANIFEST_FILE};
 pub use schema::SCHEMA_VERSION;
 pub use write::{FileState, PageRecord, Recorded};
 
