@@ -349,9 +349,9 @@ pub fn scan(opts: &ScanOptions, stop: &AtomicBool) -> Result<ScanSummary, ScanEr
             detail: e.to_string(),
         })?;
     let crops = opts.batch.join("crops");
-    std::fs::create_dir_all(&crops).map_err(|source| StoreError::Io {
+    std::fs::create_dir_all(&crops).map_err(|cause| StoreError::Io {
         path: crops.clone(),
-        source,
+        cause,
     })?;
     let shared = Shared {
         context: ReadContext {
