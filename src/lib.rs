@@ -20,6 +20,7 @@ pub mod print;
 pub mod raster;
 pub mod read;
 pub mod reading;
+pub mod rebuild;
 pub mod report;
 pub mod review;
 pub mod scan;
