@@ -18,6 +18,7 @@ pub mod place;
 pub mod print;
 pub mod raster;
 pub mod read;
+pub mod rebuild;
 pub mod report;
 pub mod review;
 pub mod scan;

@@ -31,6 +31,8 @@ enum Command {
     Review(cmd::review::Args),
     /// Count one or more batches and apply the rules.
     Tally(cmd::tally::Args),
+    /// Rebuild a lost or damaged batch database from the scans and the decisions journal.
+    Rebuild(cmd::rebuild::Args),
     /// List every sheet and cell behind a subject's numbers.
     Explain(cmd::explain::Args),
     /// Run the whole job on the built-in example campaign.
@@ -54,6 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::Annotate(a) => cmd::annotate::run(a),
         Command::Review(a) => cmd::review::run(a),
         Command::Tally(a) => cmd::tally::run(a),
+        Command::Rebuild(a) => cmd::rebuild::run(a),
         Command::Explain(a) => cmd::explain::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Bench(a) => cmd::bench::run(a),

@@ -2,13 +2,17 @@
 //!
 //! ```text
 //! producer thread ── (file, page) work items ──▶ rayon workers ── page results ──▶ writer (caller's thread)
-//!   discover, hash, skip done files,             decode one page, read it,         one transaction per page,
-//!   open each file once (Arc<Source>)            OCR names/writing, save crops     file done when all pages are in
+//!   discover, hash, skip done files,             decode one page, read it,         one transaction per page, in
+//!   open each file once (Arc<Source>)            OCR names/writing, save crops     queue order; file done when all
+//!                                                                                  pages are in; manifest.jsonl
 //! ```
 //!
 //! Memory is bounded: the work channel holds page *indexes* (a few per worker), each worker
 //! holds one decoded page, and the results channel holds readings without images. A file's
-//! parsed structure lives as long as one of its pages is queued.
+//! parsed structure lives as long as one of its pages is queued. The writer holds the
+//! readings (no images) that finished before an earlier page, to commit pages in the order
+//! they were queued: page ids, and which image of a serial is the duplicate, then do not
+//! depend on thread timing, and `pingyi rebuild` gets the same batch again.
 //!
 //! Durability: a page is committed in its own transaction; a file is marked done only once every
 //! page of it is committed. A rerun skips done files by SHA-256 and, in a file left partial by
@@ -25,10 +29,10 @@ use crate::pages::{self, Damage, InputFile, PageError, Source};
 use crate::place::{self, Place};
 use crate::read::outcome::{FlagKind, PageReading, PageStatus};
 use crate::read::{self, Aligned, ReadContext};
-use crate::store::{FileState, PageRecord, Store, StoreError};
+use crate::store::{Access, FileState, ManifestFile, PageRecord, Store, StoreError};
 use image::GrayImage;
 use rayon::iter::{ParallelBridge, ParallelIterator};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -355,12 +359,12 @@ struct Work {
 
 /// What the producer and the workers tell the writer.
 enum Event {
-    /// A file's pages are queued: `pending` pages will follow.
+    /// A file's pages are queued: these page indexes will follow, in this order.
     FileStart {
         sha256: Arc<str>,
         path: String,
         pages: u32,
-        pending: u32,
+        todo: Vec<u32>,
         /// A damaged PDF whose whole pages were recovered.
         damage: Option<Damage>,
     },
@@ -381,6 +385,7 @@ enum Event {
     /// A queued page not read because of a stop request.
     Skipped {
         sha256: Arc<str>,
+        index: u32,
     },
 }
 
@@ -392,8 +397,7 @@ enum Event {
 pub fn scan(opts: &ScanOptions, stop: &AtomicBool) -> Result<ScanSummary, ScanError> {
     let start = Instant::now();
     let folder = CampaignFolder::open(&opts.campaign)?;
-    let campaign_toml = folder.root.join("campaign.toml");
-    let mut store = Store::create(&opts.batch, &campaign_toml)?;
+    let mut store = Store::create(&opts.batch, &folder.root.join("campaign.toml"))?;
     let found = pages::discover(&opts.inputs);
     let mut summary = ScanSummary {
         batch: opts.batch.clone(),
@@ -413,6 +417,56 @@ pub fn scan(opts: &ScanOptions, stop: &AtomicBool) -> Result<ScanSummary, ScanEr
         let why: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
         return Err(ScanError::NoInputs(why.join("; ")));
     }
+    run(
+        opts,
+        &folder,
+        &mut store,
+        &found.files,
+        Access::Normal,
+        summary,
+        start,
+        stop,
+    )
+}
+
+/// Scan exactly `files`, in this order (`opts.inputs` is not used): a rebuild replays a
+/// batch's manifest this way, with [`Access::Rebuild`].
+///
+/// # Errors
+/// As [`scan`].
+pub fn scan_files(
+    opts: &ScanOptions,
+    files: &[InputFile],
+    access: Access,
+    stop: &AtomicBool,
+) -> Result<ScanSummary, ScanError> {
+    let start = Instant::now();
+    let folder = CampaignFolder::open(&opts.campaign)?;
+    let mut store = Store::create_with(&opts.batch, &folder.root.join("campaign.toml"), access)?;
+    if files.is_empty() {
+        return Err(ScanError::NoInputs(String::new()));
+    }
+    let summary = ScanSummary {
+        batch: opts.batch.clone(),
+        ..ScanSummary::default()
+    };
+    run(
+        opts, &folder, &mut store, files, access, summary, start, stop,
+    )
+}
+
+/// The scan proper: producer, workers and writer over `files`.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    opts: &ScanOptions,
+    folder: &CampaignFolder,
+    store: &mut Store,
+    files: &[InputFile],
+    access: Access,
+    mut summary: ScanSummary,
+    start: Instant,
+    stop: &AtomicBool,
+) -> Result<ScanSummary, ScanError> {
     if opts.ocr {
         crate::ocr::ready().map_err(|e| ScanError::Ocr(e.to_string()))?;
     }
@@ -429,30 +483,29 @@ pub fn scan(opts: &ScanOptions, stop: &AtomicBool) -> Result<ScanSummary, ScanEr
             detail: e.to_string(),
         })?;
     let crops = opts.batch.join("crops");
-    std::fs::create_dir_all(&crops).map_err(|source| StoreError::Io {
+    std::fs::create_dir_all(&crops).map_err(|cause| StoreError::Io {
         path: crops.clone(),
-        source,
+        cause,
     })?;
     let shared = Shared {
         context: ReadContext {
             layouts: folder.layouts()?,
             printed: folder.printed_serials()?,
         },
-        roster: roster(&folder),
+        roster: roster(folder),
         crops,
         batch: opts.batch.clone(),
         ocr: opts.ocr,
         ocr_cost: OcrCounters::default(),
     };
     // The producer's own connection: it only reads file states (WAL allows a reader beside the writer).
-    let probe = Store::open(&opts.batch)?;
+    let probe = Store::open_with(&opts.batch, access)?;
     let bar = progress_bar(opts.progress);
 
     let (work_tx, work_rx) = sync_channel::<Work>(jobs * QUEUE_PER_WORKER);
     let (event_tx, event_rx) = sync_channel::<Event>(jobs * QUEUE_PER_WORKER);
     let written = std::thread::scope(|scope| {
         let producer_events = event_tx.clone();
-        let files = &found.files;
         scope.spawn(move || produce(files, &probe, opts.rerun, stop, &work_tx, &producer_events));
         let shared = &shared;
         let pool = &pool;
@@ -464,7 +517,10 @@ pub fn scan(opts: &ScanOptions, stop: &AtomicBool) -> Result<ScanSummary, ScanEr
                     .for_each_with(event_tx, |tx, work| {
                         let sha256 = Arc::clone(&work.sha256);
                         let event = if stop.load(Ordering::Relaxed) {
-                            Event::Skipped { sha256 }
+                            Event::Skipped {
+                                sha256,
+                                index: work.index,
+                            }
                         } else {
                             let (reading, crops, decoded) = read_one(shared, &work);
                             Event::Page {
@@ -481,18 +537,17 @@ pub fn scan(opts: &ScanOptions, stop: &AtomicBool) -> Result<ScanSummary, ScanEr
             });
         });
         write_events(
-            &mut store,
+            store,
             &event_rx,
             &shared.context.printed,
+            opts.ocr,
             &mut summary,
             &bar,
             stop,
         )
     });
     bar.finish_and_clear();
-    if let Err(e) = written {
-        return Err(ScanError::Store(e));
-    }
+    written?;
     summary.interrupted = stop.load(Ordering::Relaxed);
     summary.elapsed = start.elapsed();
     summary.ocr = shared.ocr_cost.cost();
@@ -586,7 +641,7 @@ fn produce(
             sha256: Arc::clone(&sha256),
             path,
             pages: count,
-            pending: u32::try_from(todo.len()).unwrap_or(u32::MAX),
+            todo: todo.clone(),
             damage: source.damage(),
         };
         if events.send(start).is_err() {
@@ -610,20 +665,137 @@ fn produce(
     }
 }
 
-/// The writer: commit each page, mark files done, keep the summary and the bar.
+/// Pages in the order they were queued (file by file, page by page), whatever order the
+/// workers finish them in: committing them so makes page ids — and so which of two images of
+/// a serial is the `duplicate` — the same on every run, and in a rebuild of the batch.
+#[derive(Default)]
+struct InOrder {
+    queued: VecDeque<PageKey>,
+    /// Read pages waiting for the ones queued before them; None = skipped (stop request).
+    arrived: HashMap<PageKey, Option<ReadPage>>,
+}
+
+/// A page of this run: (file SHA-256, 0-based index).
+type PageKey = (Arc<str>, u32);
+
+struct ReadPage {
+    reading: Box<PageReading>,
+    crops: Vec<Option<String>>,
+    /// Its image decoded (a damaged file's page that did not is a lost one).
+    decoded: bool,
+}
+
+impl InOrder {
+    fn queue(&mut self, sha256: &Arc<str>, todo: &[u32]) {
+        self.queued
+            .extend(todo.iter().map(|&i| (Arc::clone(sha256), i)));
+    }
+
+    fn arrive(&mut self, sha256: Arc<str>, index: u32, page: Option<ReadPage>) {
+        self.arrived.insert((sha256, index), page);
+    }
+
+    /// The next page in queue order, if it has arrived.
+    fn next(&mut self) -> Option<(PageKey, Option<ReadPage>)> {
+        let key = self.queued.front()?;
+        let page = self.arrived.remove(key)?;
+        self.queued.pop_front().map(|k| (k, page))
+    }
+
+    /// At the end (after a stop request): every page still queued, in order, None for those
+    /// never read (their files stay unfinished).
+    fn rest(&mut self) -> Vec<(PageKey, Option<ReadPage>)> {
+        let mut out = Vec::new();
+        while let Some(key) = self.queued.pop_front() {
+            let page = self.arrived.remove(&key).flatten();
+            out.push((key, page));
+        }
+        out
+    }
+}
+
+/// The files of this run still being written.
+#[derive(Default)]
+struct FilesInRun {
+    /// Pages still expected per file; a file is done when its count reaches 0.
+    pending: HashMap<Arc<str>, usize>,
+    /// Each started file's path and page count, and its entry in `files_damaged` if damaged.
+    known: HashMap<Arc<str>, (String, u32, Option<usize>)>,
+    /// Files with a page skipped by a stop request: never done in this run.
+    interrupted: HashSet<Arc<str>>,
+}
+
+impl FilesInRun {
+    /// Commit one page (None: skipped), and mark its file done after its last page.
+    fn commit(
+        &mut self,
+        store: &mut Store,
+        summary: &mut ScanSummary,
+        printed: &HashMap<String, PrintedSheet>,
+        bar: &indicatif::ProgressBar,
+        (sha256, index): PageKey,
+        page: Option<ReadPage>,
+    ) -> Result<(), StoreError> {
+        let Some(ReadPage {
+            reading,
+            crops,
+            decoded,
+        }) = page
+        else {
+            self.interrupted.insert(sha256);
+            return Ok(());
+        };
+        let branch = reading
+            .code
+            .as_ref()
+            .and_then(|c| printed.get(&c.serial))
+            .and_then(|p| p.branch.as_deref());
+        let recorded = store.record_page(PageRecord {
+            file_sha256: &sha256,
+            index,
+            reading: &reading,
+            branch,
+            flag_crops: &crops,
+        })?;
+        let (path, pages, damaged) = self
+            .known
+            .get(&sha256)
+            .map_or(("", 1, None), |(p, n, d)| (p.as_str(), *n, *d));
+        let at = PageAt { path, index, pages };
+        tally_page(summary, &reading, recorded.duplicate_of.is_some(), &at);
+        if let Some(d) = damaged.and_then(|i| summary.files_damaged.get_mut(i)) {
+            let list = if decoded {
+                &mut d.recovered
+            } else {
+                &mut d.lost
+            };
+            list.push(index + 1);
+        }
+        bar.inc(1);
+        if let Some(n) = self.pending.get_mut(&sha256) {
+            *n = n.saturating_sub(1);
+            if *n == 0 && !self.interrupted.contains(&sha256) {
+                store.finish_file(&sha256)?;
+                self.pending.remove(&sha256);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The writer: list each file in the manifest, commit each page in queue order, mark files
+/// done, keep the summary and the bar.
 fn write_events(
     store: &mut Store,
     events: &Receiver<Event>,
     printed: &HashMap<String, PrintedSheet>,
+    ocr: bool,
     summary: &mut ScanSummary,
     bar: &indicatif::ProgressBar,
     stop: &AtomicBool,
 ) -> Result<(), StoreError> {
-    // Pages still expected per file in this run; a file is done when its count reaches 0.
-    let mut pending: HashMap<Arc<str>, u32> = HashMap::new();
-    // Each started file's path and page count, and its entry in `files_damaged` if damaged.
-    let mut files: HashMap<Arc<str>, (String, u32, Option<usize>)> = HashMap::new();
-    let mut interrupted_files: HashSet<Arc<str>> = HashSet::new();
+    let mut files = FilesInRun::default();
+    let mut order = InOrder::default();
     let result = (|| {
         for event in events {
             match event {
@@ -631,10 +803,16 @@ fn write_events(
                     sha256,
                     path,
                     pages,
-                    pending: n,
+                    todo,
                     damage,
                 } => {
                     summary.files_seen += 1;
+                    store.note_input(ManifestFile {
+                        sha256: sha256.to_string(),
+                        path: path.clone(),
+                        pages: Some(pages),
+                        ocr: Some(ocr),
+                    })?;
                     store.begin_file(&sha256, &path, pages)?;
                     let damaged = damage.map(|damage| {
                         summary.files_damaged.push(DamagedFile {
@@ -646,12 +824,15 @@ fn write_events(
                         });
                         summary.files_damaged.len() - 1
                     });
-                    files.insert(Arc::clone(&sha256), (path, pages, damaged));
-                    bar.inc_length(u64::from(n));
-                    if n == 0 {
+                    files
+                        .known
+                        .insert(Arc::clone(&sha256), (path, pages, damaged));
+                    bar.inc_length(todo.len() as u64);
+                    if todo.is_empty() {
                         store.finish_file(&sha256)?;
                     } else {
-                        pending.insert(sha256, n);
+                        order.queue(&sha256, &todo);
+                        files.pending.insert(sha256, todo.len());
                     }
                 }
                 Event::FileFailed {
@@ -660,6 +841,12 @@ fn write_events(
                     reason,
                 } => {
                     summary.files_seen += 1;
+                    store.note_input(ManifestFile {
+                        sha256: sha256.clone(),
+                        path: path.clone(),
+                        pages: None,
+                        ocr: Some(ocr),
+                    })?;
                     store.fail_file(&sha256, &path, &reason)?;
                     summary.files_failed.push((path, reason));
                 }
@@ -667,54 +854,31 @@ fn write_events(
                     summary.files_seen += 1;
                     summary.files_skipped += 1;
                 }
-                Event::Skipped { sha256 } => {
-                    interrupted_files.insert(sha256);
-                }
+                Event::Skipped { sha256, index } => order.arrive(sha256, index, None),
                 Event::Page {
                     sha256,
                     index,
                     reading,
                     crops,
                     decoded,
-                } => {
-                    let branch = reading
-                        .code
-                        .as_ref()
-                        .and_then(|c| printed.get(&c.serial))
-                        .and_then(|p| p.branch.as_deref());
-                    let rec = PageRecord {
-                        file_sha256: &sha256,
-                        index,
-                        reading: &reading,
-                        branch,
-                        flag_crops: &crops,
-                    };
-                    let recorded = store.record_page(rec)?;
-                    let (path, pages, damaged) = files
-                        .get(&sha256)
-                        .map_or(("", 1, None), |(p, n, d)| (p.as_str(), *n, *d));
-                    let at = PageAt { path, index, pages };
-                    tally_page(summary, &reading, recorded.duplicate_of.is_some(), &at);
-                    if let Some(d) = damaged.and_then(|i| summary.files_damaged.get_mut(i)) {
-                        let list = if decoded {
-                            &mut d.recovered
-                        } else {
-                            &mut d.lost
-                        };
-                        list.push(index + 1);
-                    }
-                    bar.inc(1);
-                    if let Some(n) = pending.get_mut(&sha256) {
-                        *n = n.saturating_sub(1);
-                        if *n == 0 && !interrupted_files.contains(&sha256) {
-                            store.finish_file(&sha256)?;
-                            pending.remove(&sha256);
-                        }
-                    }
-                }
+                } => order.arrive(
+                    sha256,
+                    index,
+                    Some(ReadPage {
+                        reading,
+                        crops,
+                        decoded,
+                    }),
+                ),
+            }
+            while let Some((key, page)) = order.next() {
+                files.commit(store, summary, printed, bar, key, page)?;
             }
         }
-        Ok(())
+        for (key, page) in order.rest() {
+            files.commit(store, summary, printed, bar, key, page)?;
+        }
+        store.sync_manifest()
     })();
     if result.is_err() {
         // Stop feeding a writer that cannot write.
@@ -955,6 +1119,50 @@ mod tests {
             Some([10, 8, 25, 7])
         );
         assert_eq!(union_box(&[]), None);
+    }
+
+    #[test]
+    fn pages_are_committed_in_queue_order_whatever_order_they_are_read_in() {
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        let read = || {
+            Some(ReadPage {
+                reading: Box::new(PageReading::blank()),
+                crops: Vec::new(),
+                decoded: true,
+            })
+        };
+        let mut order = InOrder::default();
+        order.queue(&a, &[0, 1]);
+        order.queue(&b, &[0]);
+        let mut out = Vec::new();
+        let drain = |order: &mut InOrder, out: &mut Vec<(String, u32, bool)>| {
+            while let Some(((sha, i), page)) = order.next() {
+                out.push((sha.to_string(), i, page.is_some()));
+            }
+        };
+        order.arrive(Arc::clone(&b), 0, read());
+        drain(&mut order, &mut out);
+        assert!(out.is_empty(), "b#1 waits for a's pages");
+        order.arrive(Arc::clone(&a), 1, None);
+        order.arrive(Arc::clone(&a), 0, read());
+        drain(&mut order, &mut out);
+        assert_eq!(
+            out,
+            [
+                ("a".to_string(), 0, true),
+                ("a".to_string(), 1, false),
+                ("b".to_string(), 0, true)
+            ]
+        );
+        // A stop request leaves pages never read: the rest is yielded, missing ones as None.
+        order.queue(&a, &[2, 3]);
+        order.arrive(Arc::clone(&a), 3, read());
+        let rest: Vec<(u32, bool)> = order
+            .rest()
+            .into_iter()
+            .map(|((_, i), p)| (i, p.is_some()))
+            .collect();
+        assert_eq!(rest, [(2, false), (3, true)]);
     }
 
     #[test]

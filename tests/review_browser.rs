@@ -300,6 +300,26 @@ async fn a_clerk_clears_flags_by_keyboard_and_names_stay_text() {
         "decide, undo, decide"
     );
     assert!(trail.iter().all(|d| d.reviewer == "王芳"));
+    // The journal beside the database holds the same trail, by what survives a rescan.
+    let faint_flag = store.flag(faint).unwrap();
+    let journal = pingyi::store::journal::read(&fx.batch.join("decisions.jsonl")).unwrap();
+    let journaled: Vec<(&str, &str)> = journal
+        .entries
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| {
+            e.file_sha256 == faint_flag.page.sha256
+                && e.page_index == faint_flag.page.index
+                && e.kind == "marginal"
+                && e.target == faint_flag.target
+        })
+        .map(|e| (e.new_value.as_str(), e.at.as_str()))
+        .collect();
+    let in_db: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|d| (d.new_value.as_str(), d.at.as_str()))
+        .collect();
+    assert_eq!(journaled, in_db);
     let d = store.flag(integ).unwrap().decision.unwrap();
     assert_eq!(
         (d.new_value.as_str(), d.note.as_str()),

@@ -7,6 +7,7 @@ pub mod explain;
 pub mod export;
 pub mod layout;
 pub mod print;
+pub mod rebuild;
 pub mod review;
 pub mod scan;
 pub mod simulate;

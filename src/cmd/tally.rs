@@ -47,15 +47,12 @@ pub fn load(batches: &[PathBuf], campaign: Option<&Path>) -> anyhow::Result<Load
     let mut sheets = Vec::new();
     let mut campaign_path = campaign.map(Path::to_path_buf);
     for dir in batches {
-        let store = Store::open(dir).with_context(|| format!("opening batch {}", dir.display()))?;
+        // Store errors name the batch (and a damaged one names the remedy): no extra context.
+        let store = Store::open(dir)?;
         if campaign_path.is_none() {
             campaign_path = Some(store.campaign_path()?);
         }
-        sheets.extend(
-            store
-                .sheets()
-                .with_context(|| format!("reading sheets of {}", dir.display()))?,
-        );
+        sheets.extend(store.sheets()?);
     }
     let path = campaign_path.context("no campaign: give --campaign")?;
     let folder = CampaignFolder::open(&path)?;

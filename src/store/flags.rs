@@ -15,12 +15,14 @@
 //! The empty string means "open again" and is only written by [`Store::undo`].
 //!
 //! Every decision is a new row (`decisions` table): the latest row per flag wins, nothing is
-//! ever updated or deleted, and the machine's reading is never changed. `version` is the
+//! ever updated or deleted, and the machine's reading is never changed. Each row is also a
+//! line of the decisions journal (`journal.rs`), written and fsynced inside the row's
+//! transaction: a decision the journal cannot take is refused. `version` is the
 //! number of decision rows on a flag; [`Store::decide`] and [`Store::undo`] take the version
 //! the reviewer saw and fail with [`StoreError::Conflict`] if someone decided meanwhile.
 
 use super::load::StoredPage;
-use super::{Store, StoreError};
+use super::{journal, records, Store, StoreError};
 use crate::read::outcome::{
     CellReading, FlagKind, NameReading, PageStatus, QuestionReading, QuestionState, WritingReading,
 };
@@ -402,7 +404,10 @@ impl Store {
     }
 
     /// Append one decision row inside an IMMEDIATE transaction (so two reviewers cannot both
-    /// pass the version check).
+    /// pass the version check), and its line to the journal, fsynced before the commit: an
+    /// acknowledged decision is in both. If the journal cannot be written the transaction
+    /// rolls back and the decision is refused; if the commit fails after the journal line was
+    /// written, a rebuild replays that line (the decision the reviewer asked for).
     fn append(
         &mut self,
         flag_id: i64,
@@ -415,16 +420,26 @@ impl Store {
         if reviewer.is_empty() {
             return Err(StoreError::NoReviewer);
         }
+        if !self.records_checked {
+            self.ensure_manifest()?;
+        }
         let view = self.flag(flag_id)?;
-        let db = self.db.clone();
-        let err = |source| StoreError::Sqlite {
-            path: db.clone(),
-            source,
-        };
+        let (dir, db) = (self.dir.clone(), self.db.clone());
+        let err = |cause| super::sqlite_error(&dir, &db, cause);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
+        let not_saved = |e: StoreError| match e {
+            StoreError::Record(j) => StoreError::JournalWrite {
+                path: j.path,
+                cause: j.cause,
+            },
+            other => other,
+        };
+        if !self.records_checked {
+            records::catch_up_journal(&tx, &dir, &db).map_err(not_saved)?;
+        }
         let trail = decisions(&tx, flag_id).map_err(err)?;
         let actual = u32::try_from(trail.len()).unwrap_or(u32::MAX);
         if actual != expected_version {
@@ -446,8 +461,15 @@ impl Store {
         let d = decisions(&tx, flag_id)
             .map_err(err)?
             .into_iter()
-            .find(|d| d.id == id);
+            .find(|d| d.id == id)
+            .ok_or(StoreError::NoSuchFlag(flag_id))?;
+        journal::append(
+            &dir.join(journal::JOURNAL_FILE),
+            &[records::entry(&view, &d)],
+        )
+        .map_err(|e| not_saved(e.into()))?;
         tx.commit().map_err(err)?;
-        d.ok_or(StoreError::NoSuchFlag(flag_id))
+        self.records_checked = true;
+        Ok(d)
     }
 }

@@ -7,6 +7,7 @@ use crate::read::outcome::{
     QuestionState,
 };
 use crate::sheet::AnswerValue;
+use crate::store::flags::Decision;
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -386,4 +387,252 @@ fn rejected_unknown_and_integrity_decisions_shape_the_sheet() {
     assert_eq!(sheet.integrity[0].subject, "a2");
     assert_eq!(sheet.integrity[0].note, "rude at the window");
     assert!(sheet.open_flags.is_empty());
+}
+
+fn marginal_flag(s: &Store) -> FlagView {
+    s.open_flags()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.kind == FlagKind::Marginal)
+        .unwrap()
+}
+
+#[test]
+fn every_decision_and_undo_is_journaled_by_what_survives_a_rescan() {
+    let (_d, mut s) = store();
+    record(&mut s, "f1", 3, &page("AAAAAAAA"));
+    let f = marginal_flag(&s);
+    let decided = s.decide(f.id, "ann", "good", "faint tick", 0).unwrap();
+    let undone = s.undo(f.id, "bob", 1).unwrap();
+    let read = journal::read(&s.dir().join(JOURNAL_FILE)).unwrap();
+    assert!(read.warnings.is_empty(), "{:?}", read.warnings);
+    let lines: Vec<&JournalEntry> = read.entries.iter().map(|(_, e)| e).collect();
+    assert_eq!(lines.len(), 2);
+    for (line, d) in lines.iter().zip([&decided, &undone]) {
+        assert_eq!(
+            (
+                line.file_sha256.as_str(),
+                line.page_index,
+                line.kind.as_str(),
+                line.target.as_deref()
+            ),
+            ("f1", 3, "marginal", Some("a1.r"))
+        );
+        assert_eq!(
+            (&line.reviewer, &line.at, &line.new_value, &line.note),
+            (&d.reviewer, &d.at, &d.new_value, &d.note)
+        );
+        assert_eq!(line.serial.as_deref(), Some("AAAAAAAA"));
+    }
+    assert_eq!(
+        lines[1].new_value, "",
+        "an undo back to open is journaled too"
+    );
+    // A refused decision writes nothing.
+    assert!(s.decide(f.id, "ann", "purple", "", 2).is_err());
+    assert_eq!(
+        journal::count_lines(&s.dir().join(JOURNAL_FILE)).unwrap(),
+        2
+    );
+}
+
+#[test]
+fn replaying_the_journal_restores_decisions_as_made_and_reports_those_that_cannot_land() {
+    let (d, mut s) = store();
+    record(&mut s, "f1", 0, &page("AAAAAAAA"));
+    record(&mut s, "f2", 0, &page("BBBBBBBB"));
+    let flags = s.open_flags().unwrap();
+    for f in &flags {
+        let v = if f.kind == FlagKind::NameCheck {
+            "ok"
+        } else {
+            "bad"
+        };
+        s.decide(f.id, "ann", v, "", 0).unwrap();
+    }
+    let name_f2 = flags
+        .iter()
+        .find(|f| f.kind == FlagKind::NameCheck && f.page.sha256 == "f2")
+        .unwrap();
+    s.undo(name_f2.id, "bob", 1).unwrap();
+    let journal_path = s.dir().join(JOURNAL_FILE);
+    let journal_before = std::fs::read(&journal_path).unwrap();
+    let entries: Vec<JournalEntry> = journal::read(&journal_path)
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
+    let marginal_f1 = flags
+        .iter()
+        .find(|f| f.kind == FlagKind::Marginal && f.page.sha256 == "f1")
+        .unwrap();
+    let trail_before = s.audit(marginal_f1.id).unwrap();
+
+    // A rebuilt batch: f1 reads as before, f2's page no longer raises the name check, and f3
+    // (the original had none) is gone: a journal line about it cannot land.
+    let rebuilt = d.path().join("rebuilt");
+    let toml = d.path().join("campaign.toml");
+    let mut r = Store::create_with(&rebuilt, &toml, Access::Rebuild).unwrap();
+    assert!(
+        matches!(
+            Store::open(&rebuilt).unwrap_err(),
+            StoreError::RebuildUnfinished { .. }
+        ),
+        "a half-built batch is refused"
+    );
+    record(&mut r, "f1", 0, &page("AAAAAAAA"));
+    let mut sure = page("BBBBBBBB");
+    sure.flags.retain(|f| f.kind != FlagKind::NameCheck);
+    record(&mut r, "f2", 0, &sure);
+    let mut lost = entries[0].clone();
+    lost.file_sha256 = "f3".into();
+    let mut all = entries.clone();
+    all.push(lost);
+    let out = r.replay_journal(&all).unwrap();
+    drop(r);
+
+    assert_eq!(out.applied, entries.len() - 2, "{out:?}");
+    let why: Vec<(&str, usize, NotReplayed)> = out
+        .unreplayed
+        .iter()
+        .map(|u| (u.entry.file_sha256.as_str(), u.decisions, u.why))
+        .collect();
+    assert_eq!(
+        why,
+        [
+            ("f2", 2, NotReplayed::NoLongerRaised),
+            ("f3", 1, NotReplayed::PageMissing)
+        ]
+    );
+    let r = Store::open(&rebuilt).unwrap();
+    let same = r
+        .all_flags()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.kind == FlagKind::Marginal && f.page.sha256 == "f1")
+        .unwrap();
+    let trail_after = r.audit(same.id).unwrap();
+    let strip = |t: &[Decision]| -> Vec<(String, String, String, String, String)> {
+        t.iter()
+            .map(|d| {
+                (
+                    d.reviewer.clone(),
+                    d.at.clone(),
+                    d.machine_value.clone(),
+                    d.new_value.clone(),
+                    d.note.clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip(&trail_after),
+        strip(&trail_before),
+        "original reviewer and time"
+    );
+    assert!(
+        r.open_flags().unwrap().is_empty(),
+        "the unraised flag's decisions stay in the audit trail only"
+    );
+    assert!(
+        !rebuilt.join(JOURNAL_FILE).exists(),
+        "replay journals nothing"
+    );
+    assert_eq!(std::fs::read(&journal_path).unwrap(), journal_before);
+}
+
+#[test]
+fn a_batch_from_an_older_pingyi_gets_its_manifest_and_journal_before_its_next_decision() {
+    let (_d, mut s) = store();
+    record(&mut s, "f1", 0, &page("AAAAAAAA"));
+    let f = marginal_flag(&s);
+    s.decide(f.id, "ann", "good", "", 0).unwrap();
+    let dir = s.dir().to_path_buf();
+    drop(s);
+    // What an older pingyi leaves: the database alone.
+    std::fs::remove_file(dir.join(JOURNAL_FILE)).unwrap();
+    std::fs::remove_file(dir.join(MANIFEST_FILE)).unwrap();
+
+    let mut s = Store::open(&dir).unwrap();
+    let name = s
+        .open_flags()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.kind == FlagKind::NameCheck)
+        .unwrap();
+    s.decide(name.id, "bob", "ok", "", 0).unwrap();
+    let read = journal::read(&dir.join(JOURNAL_FILE)).unwrap();
+    let got: Vec<(&str, &str)> = read
+        .entries
+        .iter()
+        .map(|(_, e)| (e.kind.as_str(), e.new_value.as_str()))
+        .collect();
+    assert_eq!(got, [("marginal", "good"), ("name_check", "ok")]);
+    let m = manifest::read(&dir.join(MANIFEST_FILE)).unwrap().unwrap();
+    assert_eq!(m.files.len(), 1);
+    assert_eq!(
+        (m.files[0].sha256.as_str(), m.files[0].path.as_str()),
+        ("f1", "f1.pdf")
+    );
+    assert!(m.campaign.ends_with("campaign.toml"), "{}", m.campaign);
+    // Caught up once: a later connection adds nothing more.
+    let mut again = Store::open(&dir).unwrap();
+    assert_eq!(again.ensure_records().unwrap(), 0);
+}
+
+#[test]
+fn a_damaged_or_missing_database_is_refused_once_naming_the_remedy() {
+    let (_d, mut s) = store();
+    for i in 0..40 {
+        record(&mut s, "f1", i, &page(&format!("S{i:07}")));
+    }
+    let dir = s.dir().to_path_buf();
+    drop(s);
+    let db = dir.join(DB_FILE);
+    let mut bytes = std::fs::read(&db).unwrap();
+    // A sector of garbage at the start of the middle page (4 KiB pages), over its header.
+    let mid = bytes.len() / 2 / 4096 * 4096;
+    bytes[mid..mid + 512].fill(0x5a);
+    std::fs::write(&db, &bytes).unwrap();
+    let e = Store::open(&dir).unwrap_err();
+    assert!(matches!(e, StoreError::Damaged { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("run `pingyi rebuild --batch {}`", dir.display())),
+        "{text}"
+    );
+    assert_eq!(text.matches("damaged").count(), 1, "{text}");
+    assert!(
+        std::error::Error::source(&e).is_none(),
+        "no source for error chains to print again"
+    );
+    let toml = dir.parent().unwrap().join("campaign.toml");
+    assert!(matches!(
+        Store::create(&dir, &toml).unwrap_err(),
+        StoreError::Damaged { .. }
+    ));
+
+    std::fs::remove_file(&db).unwrap();
+    for e in [
+        Store::open(&dir).unwrap_err(),
+        Store::create(&dir, &toml).unwrap_err(),
+    ] {
+        assert!(matches!(e, StoreError::Missing { .. }), "{e}");
+        assert!(e.to_string().contains("pingyi rebuild --batch"), "{e}");
+    }
+}
+
+#[test]
+fn a_decision_the_journal_cannot_take_is_not_saved() {
+    let (_d, mut s) = store();
+    record(&mut s, "f1", 0, &page("AAAAAAAA"));
+    let f = marginal_flag(&s);
+    // Something in the journal's place that cannot be appended to.
+    std::fs::create_dir(s.dir().join(JOURNAL_FILE)).unwrap();
+    let e = s.decide(f.id, "ann", "good", "", 0).unwrap_err();
+    assert!(matches!(e, StoreError::JournalWrite { .. }), "{e}");
+    assert!(e.to_string().contains("the decision was not saved"), "{e}");
+    assert!(s.audit(f.id).unwrap().is_empty(), "rolled back");
+    assert_eq!(s.flag(f.id).unwrap().version, 0);
 }

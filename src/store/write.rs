@@ -174,11 +174,8 @@ impl Store {
     /// # Errors
     /// SQLite failures (nothing of the page is kept then).
     pub fn record_page(&mut self, rec: PageRecord<'_>) -> Result<Recorded, StoreError> {
-        let db = self.db.clone();
-        let err = |source| StoreError::Sqlite {
-            path: db.clone(),
-            source,
-        };
+        let (dir, db) = (self.dir.clone(), self.db.clone());
+        let err = |cause| super::sqlite_error(&dir, &db, cause);
         let tx = self.conn.transaction().map_err(err)?;
         let out = write_page(&tx, rec).map_err(err)?;
         tx.commit().map_err(err)?;
