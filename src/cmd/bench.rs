@@ -1,5 +1,6 @@
 //! `pingyi bench --out DIR [--write BENCHMARKS.md] [--sizes 100,1000,5000] [--quick]`: decode,
-//! read, OCR and print speed on simulated pages (see `pingyi::bench`).
+//! read, OCR and print speed on simulated pages (see `pingyi::bench`); with `--input DIR
+//! --campaign DIR`, decode-only against the full read on the user's own scans.
 
 use anyhow::Context;
 use pingyi::bench::{self, BenchOptions};
@@ -20,10 +21,29 @@ pub struct Args {
     /// A small run that checks everything works; its numbers mean little.
     #[arg(long)]
     quick: bool,
+    /// Measure on these scans (files or folders) instead of simulated pages: decode-only
+    /// against the full read, to size a job on your own scanner's files.
+    #[arg(long, num_args = 1.., requires = "campaign")]
+    input: Vec<PathBuf>,
+    /// The campaign the `--input` scans were printed from.
+    #[arg(long)]
+    campaign: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("finding the pingyi binary to run scans")?;
+    if let Some(campaign) = &args.campaign {
+        if args.input.is_empty() {
+            anyhow::bail!("--campaign goes with --input: the scans to measure");
+        }
+        let report = bench::run_input(&args.out, &exe, &args.input, campaign)?;
+        let text = report.markdown();
+        print!("{text}");
+        if let Some(path) = &args.write {
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut opts = if args.quick {
         BenchOptions::quick(args.out, exe)
     } else {

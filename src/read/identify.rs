@@ -155,18 +155,20 @@ fn decode_crop(
             let (raw, iw) = (img.as_raw(), img.width() as usize);
             let (fu, x0u, y0u) = (f as usize, x0 as usize, y0 as usize);
             let mut buf = Vec::with_capacity((bw * bh) as usize);
+            // Row by row: the sums of each output row's f source rows, in column blocks of f
+            // (contiguous reads; the divide becomes a multiply by the block's reciprocal).
+            let mut sums = vec![0u32; bw as usize];
+            let recip = 65536u32.div_ceil(f * f);
             for y in 0..bh as usize {
-                for x in 0..bw as usize {
-                    let mut sum = 0u32;
-                    for dy in 0..fu {
-                        let row = (y0u + y * fu + dy) * iw + x0u + x * fu;
-                        sum += raw[row..row + fu]
-                            .iter()
-                            .map(|&v| u32::from(v))
-                            .sum::<u32>();
+                sums.fill(0);
+                for dy in 0..fu {
+                    let at = (y0u + y * fu + dy) * iw + x0u;
+                    let line = &raw[at..at + bw as usize * fu];
+                    for (s, px) in sums.iter_mut().zip(line.chunks_exact(fu)) {
+                        *s += px.iter().map(|&v| u32::from(v)).sum::<u32>();
                     }
-                    buf.push((sum / (f * f)) as u8);
                 }
+                buf.extend(sums.iter().map(|&s| ((s * recip) >> 16) as u8));
             }
             (f, buf, bw, bh)
         }

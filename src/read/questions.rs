@@ -5,6 +5,10 @@ use super::outcome::{CellClass, CellReading, Flag, FlagKind, QuestionReading, Qu
 use crate::form::MarkThresholds;
 use crate::layout::{AnswerCell, Layout, PageLayout};
 
+/// A box this full of ink was painted over (a tick covers at most half of it): with one
+/// ticked box beside it, the form's way of correcting an answer.
+const PAINTED_SCORE: f64 = 0.6;
+
 /// Distance of a score from the nearest threshold: how close the call was.
 fn closeness(score: f32, th: MarkThresholds) -> f32 {
     let s = f64::from(score);
@@ -101,16 +105,33 @@ pub fn decide(
         let place = where_is(layout, page, first);
         let check = idx.len() == 1;
         match state {
-            QuestionState::Overvote => flags.push(Flag {
-                kind: FlagKind::Overvote,
-                target: Some(first.question.clone()),
-                detail: format!(
-                    "{place}: {}个格都打了勾({}),请按本人意思确认",
-                    count_zh(marked.len()),
-                    scores(&marked)
-                ),
-                urgency,
-            }),
+            QuestionState::Overvote => {
+                // The form asks for a correction by painting the old box over: say so when
+                // that is what it looks like, the reviewer still decides.
+                let (painted, ticked): (Vec<usize>, Vec<usize>) = marked
+                    .iter()
+                    .partition(|&&i| f64::from(cells[i].score) >= PAINTED_SCORE);
+                let detail = if painted.len() + ticked.len() == 2 && painted.len() == 1 {
+                    format!(
+                        "{place}: {}涂满、{}打了勾,像是更正({}),请按本人意思确认",
+                        quoted(&painted, &label),
+                        quoted(&ticked, &label),
+                        scores(&marked)
+                    )
+                } else {
+                    format!(
+                        "{place}: {}个格都打了勾({}),请按本人意思确认",
+                        count_zh(marked.len()),
+                        scores(&marked)
+                    )
+                };
+                flags.push(Flag {
+                    kind: FlagKind::Overvote,
+                    target: Some(first.question.clone()),
+                    detail,
+                    urgency,
+                });
+            }
             QuestionState::Ambiguous => {
                 // Say what is unsure: a streak through the box, a small or light mark in
                 // it, or ink beside it.
@@ -265,6 +286,22 @@ mod tests {
             flags[0]
                 .detail
                 .contains(&format!("「{o1}」的记号太小或太淡")),
+            "{}",
+            flags[0].detail
+        );
+        // A painted box and a ticked one: still an overvote, worded as the correction it
+        // looks like.
+        let cells = cells_with(
+            page,
+            &[(0, 0.92, CellClass::Marked), (2, 0.21, CellClass::Marked)],
+        );
+        let (qs, flags) = decide(&layout, page, &cells, &[], th);
+        assert_eq!(qs[0].state, QuestionState::Overvote);
+        let o2 = layout.option_label(&first.item, &page.cells[2].option);
+        assert!(
+            flags[0]
+                .detail
+                .contains(&format!("「{o0}」涂满、「{o2}」打了勾,像是更正")),
             "{}",
             flags[0].detail
         );

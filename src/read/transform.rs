@@ -110,6 +110,7 @@ impl Transform {
     }
 
     /// Where a layout point lands in the image, pixels (continuous: pixel centres at +0.5).
+    #[inline]
     #[must_use]
     pub fn map(&self, p: PointMm) -> (f64, f64) {
         let p = if self.warp.is_empty() {

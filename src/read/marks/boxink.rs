@@ -9,7 +9,7 @@
 //! pen stroke from a speck, whatever the scanner.
 
 use super::geometry::BoxOnScan;
-use super::page_ink::PageInk;
+use super::page_ink::{PageInk, RING_MM};
 use super::paper::Dips;
 use crate::read::px::PxBox;
 use image::GrayImage;
@@ -31,9 +31,9 @@ pub struct Blob {
 /// At most this many blobs are kept per box, largest first: a box never needs more to judge.
 const MAX_BLOBS: usize = 6;
 /// The score counts solid ink this far (mm) inside the box's outer edge and deeper: the
-/// printed stroke (0.3 mm) plus 0.35 mm for re-centring and blur, the geometry the form's
-/// marginal and definite thresholds were measured on.
-const SCORE_INSET_MM: f64 = crate::layout::TICK_STROKE + 0.35;
+/// printed stroke (0.3 mm, `TICK_STROKE`) plus 0.35 mm for re-centring and blur, the geometry
+/// the form's marginal and definite thresholds were measured on.
+const SCORE_INSET: f32 = 0.65;
 /// A piece of a stroke covers at least this much (mm²): more than a speck of dust.
 const PIECE_MM2: f64 = 0.1;
 /// Blobs of fewer pixels are noise (JPEG grain, a lone speckle), not part of any stroke.
@@ -115,88 +115,80 @@ pub fn thickened_mm(outline: &[Vec<f32>; 4], printed: f64, px_per_mm: f64) -> f6
     total as f64 / px_per_mm
 }
 
-/// Measure the box `b` within `clip` (the table cell, clear of its rules): `dark` is the
-/// page's ink level, `model` what clean paper and outline look like on this page.
+/// The pixels looked at around box `b`: out to [`RING_MM`] beyond its outline, within `clip`
+/// (its table cell, clear of the rules) and the image; `None` when nothing of it is left.
 #[must_use]
-pub fn measure(img: &GrayImage, b: &BoxOnScan, clip: PxBox, dark: u8, model: &PageInk) -> BoxInk {
+pub fn region(img: &GrayImage, b: &BoxOnScan, clip: PxBox) -> Option<PxBox> {
     let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
-    let r = b.reach(model.ring_mm);
+    let r = b.reach(RING_MM);
     let region = (
         r.0.max(clip.0).max(0),
         r.1.max(clip.1).max(0),
         r.2.min(clip.2).min(iw),
         r.3.min(clip.3).min(ih),
     );
+    (region.2 > region.0 && region.3 > region.1).then_some(region)
+}
+
+/// Measure the box `b` from its region's dips (see [`region`]): `dark` is the page's ink
+/// level, `model` what clean paper and outline look like on this page.
+#[must_use]
+pub fn measure(img: &GrayImage, b: &BoxOnScan, dips: &Dips, dark: u8, model: &PageInk) -> BoxInk {
+    let iw = i64::from(img.width());
+    let region = dips.region;
     let (w, h) = (region.2 - region.0, region.3 - region.1);
-    if w <= 0 || h <= 0 {
-        return BoxInk::default();
-    }
     let raw = img.as_raw();
     let row = |y: i64| &raw[(y * iw + region.0) as usize..(y * iw + region.2) as usize];
-    let dips = Dips::of(img, region, b.px_per_mm);
-    let bands = side_bands(b, &dips, model);
+    let geo = Geo::of(b, region, model);
+    let bands = side_bands(b, dips, &geo, model);
     // Masks over the region: 1 inside, 2 on the outline or outside it, with new ink; 0
     // otherwise.
     let (wu, hu) = (w as usize, h as usize);
     let mut mask = vec![0u8; wu * hu];
-    // Each pixel's row and column of the box's own grid (one pixel wide), for the
-    // straight-line check: -1 beyond the ring.
-    let mut bins = vec![(-1i16, -1i16); wu * hu];
     // Each pixel inside the box: 1, and 2 more when solid ink (for the score without lines).
     let mut inside = vec![0u8; wu * hu];
     let s = b.px_per_mm;
-    let n_bins = ((b.tick.w.max(b.tick.h) + 2.0 * model.ring_mm) * s).ceil() as usize + 2;
-    let mut lines = Lines::new(n_bins);
-    let bin = |t: f64| {
-        ((t + model.ring_mm) * s)
-            .floor()
-            .clamp(0.0, (n_bins - 1) as f64) as i16
-    };
     // The outline measure: sides top, bottom, left, right; one slot per pixel along the side.
     let along_n = (b.tick.w.max(b.tick.h) * s).ceil() as usize + 1;
     let mut outline: [Vec<f32>; 4] = std::array::from_fn(|_| vec![0.0; along_n]);
     let stroke_mid = crate::layout::TICK_STROKE / 2.0;
     let (across_lo, across_hi) = (stroke_mid - ACROSS_MM, stroke_mid + ACROSS_MM);
-    let (mut n_in, mut n_dark, mut n_faint) = (0u32, 0u32, 0u32);
+    let (mut n_in, mut n_dark, mut n_faint, mut n_marked) = (0u32, 0u32, 0u32, 0usize);
     let (mut ix0, mut iy0, mut ix1, mut iy1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
-    let step = b.step_x();
+    let ring = -model.ring_mm as f32;
+    let (across_lo, across_hi) = (across_lo as f32, across_hi as f32);
+    let (corner, side_len) = (CORNER_MM as f32, [b.tick.w as f32, b.tick.h as f32]);
     for (ry, y) in (region.1..region.3).enumerate() {
-        let (mut u, mut v) = b.local(region.0, y);
+        let at = ry * wu;
         for (rx, (&g, &dip)) in row(y).iter().zip(dips.row(ry)).enumerate() {
-            let d = b.depth(u, v);
-            let (side, other) = nearest_sides(b, u, v);
-            let ink = d >= -model.ring_mm && dip >= model.ink_level_near_corner(side.1, other.1);
-            let side = side.0;
+            let k = at + rx;
+            let d = geo.px[k].d;
+            let side = usize::from(geo.px[k].side);
+            let ink = d >= ring && dip >= geo.px[k].level;
             let (band_out, band_in) = bands[side];
             if d >= across_lo && d <= across_hi {
                 // The position along the nearest side.
-                let (w_, h_) = (b.tick.w, b.tick.h);
-                let along = if side < 2 { u } else { v };
-                let len = if side < 2 { w_ } else { h_ };
-                if along >= CORNER_MM && along <= len - CORNER_MM {
-                    let k = ((along * s) as usize).min(along_n - 1);
-                    outline[side][k] += f32::from(dip);
+                let along = geo.px[k].along;
+                if along >= corner && along <= side_len[side / 2] - corner {
+                    let p = ((f64::from(along) * s) as usize).min(along_n - 1);
+                    outline[side][p] += f32::from(dip);
                 }
             }
-            // Lines are judged on the paper inside and around the box (the print's band would
-            // break every row it crosses), and taken out wherever they run, band included.
-            if d >= -model.ring_mm {
-                let k = ry * wu + rx;
-                bins[k] = (bin(u), bin(v));
-                if d >= band_in || d < band_out {
-                    lines.add(bins[k], ink, g <= dark);
-                }
+            // Ink or solid ink where lines are judged (on paper, not on the print's band): a
+            // line across the region needs some.
+            if (ink || g <= dark) && d >= ring && (d >= band_in || d < band_out) {
+                n_marked += 1;
             }
             if ink && d < band_in {
                 // In the ring, or on the outline itself where ink goes beyond the print's own
                 // (a pen line over a blurred 150-dpi outline, a tick's point on it): it joins
                 // the pieces either side of the outline into one stroke.
-                mask[ry * wu + rx] = 2;
+                mask[k] = 2;
             }
             // The score's share is of the inside kept clear of the outline by at least the
             // printed geometry's margin, as the form's thresholds were measured on.
-            if d >= band_in.max(SCORE_INSET_MM) {
-                inside[ry * wu + rx] = 1 + 2 * u8::from(g <= dark);
+            if d >= band_in.max(SCORE_INSET) {
+                inside[k] = 1 + 2 * u8::from(g <= dark);
                 n_in += 1;
                 n_dark += u32::from(g <= dark);
             }
@@ -205,34 +197,56 @@ pub fn measure(img: &GrayImage, b: &BoxOnScan, clip: PxBox, dark: u8, model: &Pa
                 (ix0, iy0, ix1, iy1) = (ix0.min(x), iy0.min(y), ix1.max(x), iy1.max(y));
                 if ink {
                     n_faint += 1;
-                    mask[ry * wu + rx] = 1;
+                    mask[k] = 1;
                 }
             }
-            u += step.0;
-            v += step.1;
         }
     }
-    // A fold's shadow or crease, faint and straight across the whole region along the box's
-    // own axes, is the paper's, not a pen's: left out. (A dark straight line is judged by the
-    // caller: it may be a streak or a stroke, and a person looks.)
-    lines.settle();
-    // A dark straight line across the whole region (a streak, a crease, a line ruled through)
-    // is taken out too, and the box judged on what is left: a tick it crosses still reads,
-    // an empty box it crosses does not read as ticked. The caller sends such a box to a
-    // person unless what is left is a mark.
-    let line = lines.dark_line();
-    if line {
-        (n_in, n_dark) = (0, 0);
-        for (i, k) in inside.iter().zip(&bins) {
-            if *i != 0 && !lines.on_dark_line(*k) {
-                n_in += 1;
-                n_dark += u32::from(*i == 3);
+    // Straight lines along the box's own axes, when there is enough ink for one (a line runs
+    // over a fifth of the region at least; most boxes hold far less and skip this pass):
+    // - a fold's shadow or crease, faint and end to end, is the paper's, not a pen's: left out;
+    // - a dark one (a streak, a crease, a line ruled through) is taken out too, and the box
+    //   judged on what is left: a tick it crosses still reads, an empty box it crosses does
+    //   not read as ticked. The caller sends such a box to a person unless what is left is a
+    //   mark.
+    let mut line = false;
+    if n_marked as f64 >= 0.2 * w.min(h) as f64 {
+        let n_bins = ((b.tick.w.max(b.tick.h) + 2.0 * model.ring_mm) * s).ceil() as usize + 2;
+        let mut lines = Lines::new(n_bins);
+        let last_bin = (n_bins - 1) as i32;
+        // Truncation toward zero floors the non-negative values; anything below is bin 0.
+        let bin = |t: f64| (((t + model.ring_mm) * s) as i32).clamp(0, last_bin) as i16;
+        // Each pixel's row and column of the box's own grid (one pixel wide); -1 beyond the
+        // ring.
+        let mut bins = vec![(-1i16, -1i16); wu * hu];
+        for (ry, y) in (region.1..region.3).enumerate() {
+            for (rx, (&g, &dip)) in row(y).iter().zip(dips.row(ry)).enumerate() {
+                let k = ry * wu + rx;
+                let d = geo.px[k].d;
+                if d >= ring {
+                    let (band_out, band_in) = bands[usize::from(geo.px[k].side)];
+                    bins[k] = (bin(f64::from(geo.px[k].u)), bin(f64::from(geo.px[k].v)));
+                    if d >= band_in || d < band_out {
+                        lines.add(bins[k], dip >= geo.px[k].level, g <= dark);
+                    }
+                }
             }
         }
-    }
-    for (m, k) in mask.iter_mut().zip(&bins) {
-        if *m != 0 && (lines.on_line(*k) || lines.on_dark_line(*k)) {
-            *m = 0;
+        lines.settle();
+        line = lines.dark_line();
+        if line {
+            (n_in, n_dark) = (0, 0);
+            for (i, k) in inside.iter().zip(&bins) {
+                if *i != 0 && !lines.on_dark_line(*k) {
+                    n_in += 1;
+                    n_dark += u32::from(*i == 3);
+                }
+            }
+        }
+        for (m, k) in mask.iter_mut().zip(&bins) {
+            if *m != 0 && (lines.on_line(*k) || lines.on_dark_line(*k)) {
+                *m = 0;
+            }
         }
     }
     let (blobs, around, inside_reach) = blobs(&mut mask, &dips.values, wu, hu, b.px_per_mm);
@@ -382,18 +396,79 @@ impl Lines {
     }
 }
 
-/// The side of the box (top, bottom, left, right) a box-local point is nearest to.
-fn nearest_side(b: &BoxOnScan, u: f64, v: f64) -> usize {
-    nearest_sides(b, u, v).0 .0
+/// Each pixel of a region's place around the box, worked out once: its depth from the printed
+/// edge, nearest side and position along it, box-local position, and the dip from which it
+/// is new ink there.
+struct Geo {
+    px: Vec<GeoPx>,
 }
 
-/// The two sides of the box nearest a box-local point, each with the point's signed distance
-/// (mm, positive inside) to the side's line.
-fn nearest_sides(b: &BoxOnScan, u: f64, v: f64) -> ((usize, f64), (usize, f64)) {
-    let near = [v, b.tick.h - v, u, b.tick.w - u];
-    let mut order = [0usize, 1, 2, 3];
-    order.sort_by(|&i, &j| near[i].abs().total_cmp(&near[j].abs()));
-    ((order[0], near[order[0]]), (order[1], near[order[1]]))
+/// One pixel's place (see [`Geo`]).
+#[derive(Clone, Copy)]
+struct GeoPx {
+    d: f32,
+    along: f32,
+    u: f32,
+    v: f32,
+    level: i16,
+    side: u8,
+}
+
+impl Geo {
+    fn of(b: &BoxOnScan, region: PxBox, model: &PageInk) -> Self {
+        let n = ((region.2 - region.0) * (region.3 - region.1)).max(0) as usize;
+        let mut px = Vec::with_capacity(n);
+        let levels = model.level_table();
+        let (w, h) = (b.tick.w as f32, b.tick.h as f32);
+        let step = b.step_x();
+        let (sx, sy) = (step.0 as f32, step.1 as f32);
+        for y in region.1..region.3 {
+            let (u0, v0) = b.local(region.0, y);
+            let (mut u, mut v) = (u0 as f32, v0 as f32);
+            for _ in region.0..region.2 {
+                // Signed distances to the four sides' lines, positive inside; the nearer of
+                // top/bottom and of left/right, then the nearer of those.
+                let (top, bottom, left, right) = (v, h - v, u, w - u);
+                let tb = if top.abs() <= bottom.abs() {
+                    (0u8, top)
+                } else {
+                    (1, bottom)
+                };
+                let lr = if left.abs() <= right.abs() {
+                    (2u8, left)
+                } else {
+                    (3, right)
+                };
+                let (near, other) = if tb.1.abs() <= lr.1.abs() {
+                    (tb, lr)
+                } else {
+                    (lr, tb)
+                };
+                let d = if near.1 >= 0.0 && other.1 >= 0.0 {
+                    near.1
+                } else {
+                    // Outside: beside a side one distance is 0, past a corner both count.
+                    let (dx, dy) = ((-tb.1).max(0.0), (-lr.1).max(0.0));
+                    if dx == 0.0 || dy == 0.0 {
+                        -(dx + dy)
+                    } else {
+                        -(dx * dx + dy * dy).sqrt()
+                    }
+                };
+                px.push(GeoPx {
+                    d,
+                    along: if near.0 < 2 { u } else { v },
+                    u,
+                    v,
+                    level: levels.at(near.1, other.1),
+                    side: near.0,
+                });
+                u += sx;
+                v += sy;
+            }
+        }
+        Self { px }
+    }
 }
 
 /// How far (mm) one side's band may reach beyond the page's: a box printed a little heavier,
@@ -402,57 +477,44 @@ const SIDE_BAND_MM: f64 = 0.3;
 
 /// The printed outline's band on each side of this box: the page's band, widened where this
 /// box's own outline is thicker or a pixel off (its mean darkness by depth, side by side).
-fn side_bands(b: &BoxOnScan, dips: &Dips, model: &PageInk) -> [(f64, f64); 4] {
+fn side_bands(b: &BoxOnScan, dips: &Dips, geo: &Geo, model: &PageInk) -> [(f32, f32); 4] {
     let (lo, hi) = (model.band.0 - SIDE_BAND_MM, model.band.1 + SIDE_BAND_MM);
     let bin_mm = model.bin_mm;
     let n = ((hi - lo) / bin_mm).ceil() as usize + 1;
-    // Per side and depth, a histogram of dips (clamped to 0..=255): the median along a side
-    // is its print, whatever a tick crossing part of it adds.
-    let mut hist = [(); 4].map(|()| vec![[0u16; 256]; n]);
-    let region = dips.region;
-    let step = b.step_x();
-    for (r, y) in (region.1..region.3).enumerate() {
-        let (mut u, mut v) = b.local(region.0, y);
-        for &dip in dips.row(r) {
-            let d = b.depth(u, v);
-            if d >= lo && d < hi {
-                let side = nearest_side(b, u, v);
-                let along = if side < 2 { u } else { v };
-                let len = if side < 2 { b.tick.w } else { b.tick.h };
-                if along >= CORNER_MM && along <= len - CORNER_MM {
-                    let k = ((d - lo) / bin_mm) as usize;
-                    let h = &mut hist[side][k][dip.clamp(0, 255) as usize];
-                    *h = h.saturating_add(1);
-                }
+    // Per side and depth: pixels, and those at least `edge` below the paper. The median along a
+    // side (its print, whatever a tick crossing part of it adds) reaches `edge` when half do.
+    let edge = i16::from(model.paper_dip) + i16::from(model.faint_drop);
+    let mut count = [(); 4].map(|()| vec![(0u32, 0u32); n]);
+    let (lo32, hi32, per) = (lo as f32, hi as f32, (1.0 / bin_mm) as f32);
+    let (corner, side_len) = (CORNER_MM as f32, [b.tick.w as f32, b.tick.h as f32]);
+    for (k, &dip) in dips.values.iter().enumerate() {
+        let d = geo.px[k].d;
+        if d >= lo32 && d < hi32 {
+            let side = usize::from(geo.px[k].side);
+            let along = geo.px[k].along;
+            if along >= corner && along <= side_len[side / 2] - corner {
+                let c = &mut count[side][(((d - lo32) * per) as usize).min(n - 1)];
+                c.0 += 1;
+                c.1 += u32::from(dip >= edge);
             }
-            u += step.0;
-            v += step.1;
         }
     }
-    let edge = f64::from(model.paper_dip) + f64::from(model.faint_drop);
     std::array::from_fn(|side| {
-        let mean = |k: usize| {
-            let h = &hist[side][k];
-            let total: u32 = h.iter().map(|&c| u32::from(c)).sum();
-            let mut seen = 0u32;
-            for (v, &c) in h.iter().enumerate() {
-                seen += u32::from(c);
-                if total > 0 && 2 * seen >= total {
-                    return v as f64;
-                }
-            }
-            0.0
+        let dark = |k: usize| {
+            let (all, over) = count[side][k];
+            all > 0 && 2 * over >= all
         };
-        let depth = |k: usize| lo + k as f64 * bin_mm;
+        let depth = |k: usize| (lo + k as f64 * bin_mm) as f32;
         // Widen the page's band while this side's print still darkens the paper next to it.
-        let mut band = model.band;
-        let mut k = ((model.band.0 - lo) / bin_mm) as usize;
-        while k > 0 && mean(k - 1) >= edge {
+        let mut band = (model.band.0 as f32, model.band.1 as f32);
+        let bin_mm = bin_mm as f32;
+        let mut k = ((model.band.0 - lo) / model.bin_mm) as usize;
+        while k > 0 && dark(k - 1) {
             k -= 1;
             band.0 = depth(k) - bin_mm;
         }
-        let mut k = (((model.band.1 - lo) / bin_mm) as usize).min(n - 1);
-        while k + 1 < n && mean(k) >= edge {
+        let mut k = (((model.band.1 - lo) / model.bin_mm) as usize).min(n - 1);
+        while k + 1 < n && dark(k) {
             k += 1;
             band.1 = depth(k) + bin_mm;
         }

@@ -17,22 +17,21 @@ use super::geometry::BoxOnScan;
 use super::paper::Dips;
 use crate::layout::TICK_STROKE;
 use crate::read::levels::Otsu;
-use crate::read::px::PxBox;
-use image::GrayImage;
 
 /// How far outside the outline pen strokes are looked for (mm): a tick that overshoots its
 /// box, while staying inside the table cell (the cell's rules clip it further).
 pub const RING_MM: f64 = 1.3;
 /// Fewer boxes than this on a page and their statistics are no measure: fixed margins apply.
 const MIN_BOXES: usize = 6;
-/// At most this many boxes, spread over the page, are measured for the model.
-const MODEL_BOXES: usize = 40;
+/// At most this many boxes, spread over the page, are measured for the model: their median
+/// needs a majority of clean ones, not all of them.
+const MODEL_BOXES: usize = 24;
 /// Depth (mm) from which a box's inside counts as its centre for the noise measure: clear of
 /// the outline's blur and ringing at any resolution.
 const CENTRE_DEPTH_MM: f64 = 1.2;
 /// How much darker than the page's usual one a box's print may be (toner, blur, the outline's
-/// phase on the pixel grid), as a share of the print's darkness.
-pub const PRINT_SPREAD: f64 = 0.25;
+/// phase on the pixel grid): a quarter of the print's darkness (1 / this).
+pub const PRINT_SPREAD_DIV: i32 = 4;
 /// How far (mm) a box's printed outline may lie from where the page's geometry and its own
 /// re-centring put it: a pixel at 300 dpi, two at 200 and 150.
 const PLACE_SLACK_MM: f64 = 0.2;
@@ -84,6 +83,8 @@ pub struct PageInk {
     expect: Vec<u8>,
     /// Width of a depth bin (mm): one pixel.
     pub bin_mm: f64,
+    /// Depth bins per millimetre (1 / `bin_mm`, for the per-pixel lookup).
+    per_mm: f64,
     /// How far clean paper's median pixel lies below the paper level (the level's own bias).
     pub paper_dip: u8,
 }
@@ -113,14 +114,17 @@ impl PageInk {
             ring_mm: RING_MM,
             expect,
             bin_mm,
+            per_mm: 1.0 / bin_mm,
             paper_dip: 0,
         }
     }
 
     /// How dark (below the paper) clean print and paper get at depth `d` (mm).
+    #[inline]
     #[must_use]
     pub fn expect_at(&self, d: f64) -> u8 {
-        let k = ((d + self.ring_mm) / self.bin_mm).max(0.0) as usize;
+        // Truncation of a negative value is 0: the ring's outer edge and beyond share bin 0.
+        let k = ((d + self.ring_mm) * self.per_mm) as usize;
         self.expect
             .get(k.min(self.expect.len().saturating_sub(1)))
             .copied()
@@ -129,28 +133,45 @@ impl PageInk {
 
     /// The dip (below the paper) from which a pixel at depth `d` (mm) is new ink: beyond what
     /// clean print and paper reach there by the faint margin, and where print is, by
-    /// [`PRINT_SPREAD`] of the print's own darkness more (boxes differ in toner and blur).
+    /// [`PRINT_SPREAD_DIV`] of the print's own darkness more (boxes differ in toner and blur).
     #[must_use]
     pub fn ink_level(&self, d: f64) -> i16 {
-        self.ink_level_of(f64::from(self.expect_at(d)))
+        self.ink_level_of(i32::from(self.expect_at(d)))
     }
 
     /// [`PageInk::ink_level`] near a corner, where the tails of two sides add up: `a` and `b`
     /// are the signed distances (mm, positive inside) to the two nearest sides' lines.
+    #[inline]
     #[must_use]
     pub fn ink_level_near_corner(&self, a: f64, b: f64) -> i16 {
-        let bias = f64::from(self.paper_dip);
-        let e = f64::from(self.expect_at(a)) + f64::from(self.expect_at(b)) - bias;
-        self.ink_level_of(e.min(255.0))
+        let e =
+            i32::from(self.expect_at(a)) + i32::from(self.expect_at(b)) - i32::from(self.paper_dip);
+        self.ink_level_of(e.min(255))
     }
 
-    fn ink_level_of(&self, expect: f64) -> i16 {
-        (expect * (1.0 + PRINT_SPREAD) + f64::from(self.faint_drop)).round() as i16
+    /// In integers (the reader's innermost loop): the expectation plus its
+    /// [`PRINT_SPREAD_DIV`] share, plus the faint margin.
+    /// The table behind [`PageInk::ink_level_near_corner`], for a per-pixel loop: see
+    /// [`LevelTable::at`].
+    #[must_use]
+    pub fn level_table(&self) -> LevelTable {
+        LevelTable {
+            expect: self.expect.iter().map(|&e| i32::from(e)).collect(),
+            per_mm: self.per_mm as f32,
+            ring: self.ring_mm as f32,
+            bias: i32::from(self.paper_dip),
+            drop: i32::from(self.faint_drop),
+        }
+    }
+
+    #[inline]
+    fn ink_level_of(&self, expect: i32) -> i16 {
+        (expect + expect / PRINT_SPREAD_DIV + i32::from(self.faint_drop)) as i16
     }
 
     /// Measure the page from its boxes (`clips`: each box's table cell clear of its rules).
     #[must_use]
-    pub fn measure(img: &GrayImage, boxes: &[BoxOnScan], clips: &[PxBox], page: &Otsu) -> Self {
+    pub fn measure(boxes: &[BoxOnScan], dips: &[Option<Dips>], page: &Otsu) -> Self {
         let s = boxes.first().map_or(1.0, |b| b.px_per_mm);
         let fixed = Self::fixed(page, s);
         if boxes.len() < MIN_BOXES {
@@ -164,8 +185,9 @@ impl PageInk {
         let bins = ((boxes[0].tick.w.min(boxes[0].tick.h) / 2.0 - lo) / bin_mm).ceil() as usize + 1;
         let mut acc = Accumulated::new(bins);
         let mut measured = 0;
-        for (b, clip) in boxes.iter().zip(clips).step_by(every) {
-            if acc.add_box(img, b, *clip, bin_mm, lo) {
+        for (b, dips) in boxes.iter().zip(dips).step_by(every) {
+            if let Some(dips) = dips {
+                acc.add_box(b, dips, bin_mm, lo);
                 measured += 1;
             }
         }
@@ -244,8 +266,38 @@ impl PageInk {
             ring_mm: RING_MM,
             expect,
             bin_mm,
+            per_mm: 1.0 / bin_mm,
             paper_dip: bias,
         }
+    }
+}
+
+/// [`PageInk::ink_level_near_corner`] in single-precision integer steps, for the reader's
+/// innermost loop.
+#[derive(Debug, Clone)]
+pub struct LevelTable {
+    expect: Vec<i32>,
+    per_mm: f32,
+    ring: f32,
+    bias: i32,
+    drop: i32,
+}
+
+impl LevelTable {
+    #[inline]
+    fn expect(&self, d: f32) -> i32 {
+        // Truncation of a negative value is 0: the ring's outer edge and beyond share bin 0.
+        let k = ((d + self.ring) * self.per_mm) as usize;
+        self.expect[k.min(self.expect.len() - 1)]
+    }
+
+    /// The dip from which a pixel is new ink, `a` and `b` (mm) its signed distances to the two
+    /// nearest sides' lines (the same value as [`PageInk::ink_level_near_corner`]).
+    #[inline]
+    #[must_use]
+    pub fn at(&self, a: f32, b: f32) -> i16 {
+        let e = (self.expect(a) + self.expect(b) - self.bias).min(255);
+        (e + e / PRINT_SPREAD_DIV + self.drop) as i16
     }
 }
 
@@ -263,27 +315,9 @@ impl Accumulated {
         }
     }
 
-    /// Add one box's pixels; false when it has none in the image.
-    fn add_box(
-        &mut self,
-        img: &GrayImage,
-        b: &BoxOnScan,
-        clip: PxBox,
-        bin_mm: f64,
-        lo: f64,
-    ) -> bool {
-        let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
-        let r = b.reach(RING_MM);
-        let region = (
-            r.0.max(clip.0).max(0),
-            r.1.max(clip.1).max(0),
-            r.2.min(clip.2).min(iw),
-            r.3.min(clip.3).min(ih),
-        );
-        if region.2 <= region.0 || region.3 <= region.1 {
-            return false;
-        }
-        let dips = Dips::of(img, region, b.px_per_mm);
+    /// Add one box's pixels.
+    fn add_box(&mut self, b: &BoxOnScan, dips: &Dips, bin_mm: f64, lo: f64) {
+        let region = dips.region;
         let mut centre = [0u32; 256];
         let step = b.step_x();
         let last = self.by_depth.len() - 1;
@@ -306,7 +340,6 @@ impl Accumulated {
         if centre.iter().any(|&c| c > 0) {
             self.centres.push(centre);
         }
-        true
     }
 }
 

@@ -32,44 +32,62 @@ impl Paper {
     #[must_use]
     pub fn of(img: &GrayImage, region: PxBox, px_per_mm: f64) -> Self {
         let block = (PAPER_BLOCK_MM * px_per_mm).round().max(2.0) as i64;
-        let (w, h) = (region.2 - region.0, region.3 - region.1);
-        let cols = (w.max(0) + block - 1) / block;
-        let rows = (h.max(0) + block - 1) / block;
-        let (cu, ru) = (cols as usize, rows as usize);
-        let (mut sum, mut n) = (vec![0u32; cu * ru], vec![0u32; cu * ru]);
-        let iw = i64::from(img.width());
+        let (w, h) = (
+            (region.2 - region.0).max(0) as usize,
+            (region.3 - region.1).max(0) as usize,
+        );
+        let bu = block as usize;
+        let (cu, ru) = (w.div_ceil(bu), h.div_ceil(bu));
+        let iw = img.width() as usize;
         let raw = img.as_raw();
-        for y in region.1..region.3 {
-            let r = ((y - region.1) / block) as usize;
-            let line = &raw[(y * iw + region.0) as usize..(y * iw + region.2) as usize];
-            for (c, chunk) in line.chunks(block as usize).enumerate() {
-                sum[r * cu + c] += chunk.iter().map(|&v| u32::from(v)).sum::<u32>();
-                n[r * cu + c] += chunk.len() as u32;
+        // Block sums row by row: each image row adds its runs of `block` pixels.
+        let mut sum = vec![0u32; cu * ru];
+        for y in 0..h {
+            let at = (region.1 as usize + y) * iw + region.0 as usize;
+            let line = &raw[at..at + w];
+            let dst = &mut sum[(y / bu) * cu..(y / bu + 1) * cu];
+            let (whole, rest) = line.split_at(w / bu * bu);
+            for (d, run) in dst.iter_mut().zip(whole.chunks_exact(bu)) {
+                let mut t = 0u32;
+                for &v in run {
+                    t += u32::from(v);
+                }
+                *d += t;
+            }
+            if !rest.is_empty() {
+                dst[cu - 1] += rest.iter().map(|&v| u32::from(v)).sum::<u32>();
             }
         }
-        let means: Vec<u8> = sum
-            .iter()
-            .zip(&n)
-            .map(|(&s, &c)| s.checked_div(c).unwrap_or(0) as u8)
-            .collect();
+        let count = |r: usize, c: usize| {
+            let rows = (h - r * bu).min(bu);
+            let cols = (w - c * bu).min(bu);
+            (rows * cols).max(1) as u32
+        };
+        let mut means = vec![0u8; cu * ru];
+        for r in 0..ru {
+            for c in 0..cu {
+                means[r * cu + c] = (sum[r * cu + c] / count(r, c)) as u8;
+            }
+        }
         // The brightest block within reach, in two passes (rows, then columns).
         let k = (PAPER_REACH_MM * px_per_mm / block as f64).ceil().max(1.0) as usize;
         let mut across = vec![0u8; cu * ru];
         for r in 0..ru {
+            let line = &means[r * cu..(r + 1) * cu];
             for c in 0..cu {
                 let (a, b) = (c.saturating_sub(k), (c + k).min(cu - 1));
-                across[r * cu + c] = means[r * cu + a..=r * cu + b]
-                    .iter()
-                    .copied()
-                    .max()
-                    .unwrap_or(0);
+                across[r * cu + c] = line[a..=b].iter().copied().max().unwrap_or(0);
             }
         }
         let mut levels = vec![0u8; cu * ru];
         for r in 0..ru {
             let (a, b) = (r.saturating_sub(k), (r + k).min(ru.saturating_sub(1)));
-            for c in 0..cu {
-                levels[r * cu + c] = (a..=b).map(|q| across[q * cu + c]).max().unwrap_or(0);
+            let dst = &mut levels[r * cu..(r + 1) * cu];
+            dst.copy_from_slice(&across[a * cu..(a + 1) * cu]);
+            for q in a + 1..=b {
+                for (d, &v) in dst.iter_mut().zip(&across[q * cu..(q + 1) * cu]) {
+                    *d = (*d).max(v);
+                }
             }
         }
         Self {
@@ -125,15 +143,23 @@ impl Dips {
             (region.2 - region.0).max(0) as usize,
             (region.3 - region.1).max(0) as usize,
         );
-        let iw = i64::from(img.width());
+        let iw = img.width() as usize;
         let raw = img.as_raw();
-        let mut row = Vec::with_capacity(w);
+        let bu = paper.block as usize;
         let mut plain = vec![0i16; w * h];
-        for (r, y) in (region.1..region.3).enumerate() {
-            paper.row(y, w, &mut row);
-            let line = &raw[(y * iw + region.0) as usize..(y * iw + region.2) as usize];
-            for ((d, &g), &bg) in plain[r * w..(r + 1) * w].iter_mut().zip(line).zip(&row) {
-                *d = i16::from(bg) - i16::from(g);
+        // Each block row's levels spread over its pixels once, then every pixel row under it
+        // is one subtraction per pixel.
+        let mut bg = vec![0i16; w];
+        for (r, out) in plain.chunks_exact_mut(w.max(1)).enumerate().take(h) {
+            if r % bu == 0 {
+                let levels = &paper.levels[(r / bu) * paper.cols..(r / bu + 1) * paper.cols];
+                for (run, &l) in bg.chunks_mut(bu).zip(levels) {
+                    run.fill(i16::from(l));
+                }
+            }
+            let at = (region.1 as usize + r) * iw + region.0 as usize;
+            for ((d, &g), &b) in out.iter_mut().zip(&raw[at..at + w]).zip(&bg) {
+                *d = b - i16::from(g);
             }
         }
         // Odd side of at least one pixel: 1 (none) at 150 dpi, 3 at 200–300 dpi.
@@ -151,12 +177,14 @@ impl Dips {
     }
 
     /// The dip at row `r`, column `c` of the region.
+    #[inline]
     #[must_use]
     pub fn at(&self, r: usize, c: usize) -> i16 {
         self.values[r * self.width + c]
     }
 
     /// Row `r` of the region.
+    #[inline]
     #[must_use]
     pub fn row(&self, r: usize) -> &[i16] {
         &self.values[r * self.width..(r + 1) * self.width]
@@ -165,22 +193,66 @@ impl Dips {
 
 /// The mean over the (2 `half` + 1)² square around every value (clipped at the edges).
 fn box_mean(v: &[i16], w: usize, h: usize, half: usize) -> Vec<i16> {
-    // Rows first, then columns, each a running sum.
+    // Sums along rows, then along columns, each over the window clipped at the edges; then
+    // one multiply by the window's reciprocal (16.16 fixed point, rounded up so whole
+    // multiples stay whole) instead of a division per value.
+    let side = 2 * half + 1;
+    let recip: Vec<i32> = (0..=side * side)
+        .map(|n| {
+            if n == 0 {
+                0
+            } else {
+                65536_usize.div_ceil(n) as i32
+            }
+        })
+        .collect();
+    let span = |c: usize, n: usize| (c.saturating_sub(half), (c + half).min(n - 1));
+    // Window widths per column and per row (few distinct values: the edges are narrower).
+    let cols: Vec<usize> = (0..w).map(|c| span(c, w).1 - span(c, w).0 + 1).collect();
     let mut across = vec![0i32; w * h];
-    for r in 0..h {
-        let line = &v[r * w..(r + 1) * w];
+    for (line, out) in v.chunks_exact(w).zip(across.chunks_exact_mut(w)) {
+        // A running sum: add the value entering on the right, drop the one leaving.
+        let mut sum: i32 = line[..half.min(w - 1)].iter().map(|&x| i32::from(x)).sum();
         for c in 0..w {
-            let (a, b) = (c.saturating_sub(half), (c + half).min(w - 1));
-            let s: i32 = line[a..=b].iter().map(|&x| i32::from(x)).sum();
-            across[r * w + c] = s * 16 / (b - a + 1) as i32;
+            if c + half < w {
+                sum += i32::from(line[c + half]);
+            }
+            if c > half {
+                sum -= i32::from(line[c - half - 1]);
+            }
+            out[c] = sum;
         }
     }
     let mut out = vec![0i16; w * h];
-    for c in 0..w {
-        for r in 0..h {
-            let (a, b) = (r.saturating_sub(half), (r + half).min(h - 1));
-            let s: i32 = (a..=b).map(|q| across[q * w + c]).sum();
-            out[r * w + c] = (s / ((b - a + 1) as i32 * 16)) as i16;
+    let mut col = vec![0i32; w];
+    for r in 0..h {
+        let (r0, r1) = span(r, h);
+        // The column sums for rows r0..=r1, kept running down the image.
+        if r == 0 {
+            for q in r0..=r1 {
+                for (s, a) in col.iter_mut().zip(&across[q * w..(q + 1) * w]) {
+                    *s += a;
+                }
+            }
+        } else {
+            if r + half < h {
+                for (s, a) in col
+                    .iter_mut()
+                    .zip(&across[(r + half) * w..(r + half + 1) * w])
+                {
+                    *s += a;
+                }
+            }
+            if r > half {
+                let q = r - half - 1;
+                for (s, a) in col.iter_mut().zip(&across[q * w..(q + 1) * w]) {
+                    *s -= a;
+                }
+            }
+        }
+        let rows = r1 - r0 + 1;
+        for ((o, &s), &n) in out[r * w..(r + 1) * w].iter_mut().zip(&col).zip(&cols) {
+            *o = ((s * recip[rows * n]) >> 16) as i16;
         }
     }
     out
@@ -218,6 +290,40 @@ mod tests {
         let d = Dips::of(&img, (0, 0, 200, 100), 10.0);
         assert_eq!(d.at(45, 50), 0);
         assert_eq!(d.at(80, 102), 170);
+    }
+
+    /// The plain definition, for checking the sliding sums.
+    fn slow_mean(v: &[i16], w: usize, h: usize, half: usize) -> Vec<i16> {
+        let mut out = vec![0i16; w * h];
+        for r in 0..h {
+            for c in 0..w {
+                let (r0, r1) = (r.saturating_sub(half), (r + half).min(h - 1));
+                let (c0, c1) = (c.saturating_sub(half), (c + half).min(w - 1));
+                let mut s = 0i32;
+                for q in r0..=r1 {
+                    for p in c0..=c1 {
+                        s += i32::from(v[q * w + p]);
+                    }
+                }
+                let n = ((r1 - r0 + 1) * (c1 - c0 + 1)) as i32;
+                out[r * w + c] = (s.div_euclid(n)) as i16;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn sliding_sums_match_the_plain_mean_to_a_level() {
+        let (w, h) = (23usize, 17usize);
+        let v: Vec<i16> = (0..w * h)
+            .map(|i| ((i * 37 + i / 7 * 11) % 97) as i16 - 20)
+            .collect();
+        for half in [1, 2, 3] {
+            let fast = box_mean(&v, w, h, half);
+            for (a, b) in fast.iter().zip(slow_mean(&v, w, h, half)) {
+                assert!((a - b).abs() <= 1, "{half}: {a} vs {b}");
+            }
+        }
     }
 
     #[test]
