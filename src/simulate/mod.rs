@@ -163,6 +163,8 @@ pub struct SimulateOptions {
     pub out: PathBuf,
     pub branch: Option<String>,
     pub profile: Profile,
+    /// A scanner other than the profile's (tests that isolate one effect); None = the profile's.
+    pub scanner: Option<Scanner>,
     pub seed: u64,
     pub dpi: u32,
     pub format: OutputFormat,
@@ -196,6 +198,7 @@ impl SimulateOptions {
             out: out.into(),
             branch: None,
             profile: Profile::Office,
+            scanner: None,
             seed: 1,
             dpi: 300,
             format: OutputFormat::PdfJpeg,
@@ -355,7 +358,7 @@ pub fn run(opts: &SimulateOptions) -> Result<Truth, SimError> {
 
     // 3. Plans.
     let people = opts.profile.people();
-    let scanner = opts.profile.scanner();
+    let scanner = opts.scanner.unwrap_or_else(|| opts.profile.scanner());
     let one_bit = opts.bilevel.is_some() || opts.format == OutputFormat::PdfG4;
     let plans: Vec<SheetPlan> = serials
         .iter()

@@ -113,7 +113,8 @@ struct Placement {
 }
 
 /// Rotate by `deg` (counter-clockwise on screen) about the centre, scale, shift, pull the
-/// corners up to the profile's keystone off that rectangle, and maybe crop to the sheet.
+/// corners up to the profile's keystone off that rectangle, and crop to the sheet (always when it
+/// is turned past what a page-sized image holds).
 fn place(
     src: (u32, u32),
     params: &Scanner,
@@ -148,7 +149,7 @@ fn place(
     });
     let mut size = src;
     let mut crop = None;
-    if rng.random_bool(params.auto_crop) {
+    if deg.abs() > params.fixed_canvas_skew_deg || rng.random_bool(params.auto_crop) {
         let dark = rng
             .random_bool(params.dark_background)
             .then(|| rng.random_range(DARK_BACKGROUND));
@@ -547,6 +548,7 @@ mod tests {
             skew_deg: 3.0,
             shift_mm: 3.0,
             keystone_mm,
+            fixed_canvas_skew_deg: 3.0,
             scale: (0.98, 1.01),
             blur_passes: 0,
             noise: 0.0,
@@ -740,5 +742,25 @@ mod tests {
         // Thickened: the black starts before the mid-gray crossing, on average.
         let mean = edges.iter().map(|&e| f64::from(e)).sum::<f64>() / edges.len() as f64;
         assert!(mean < 99.5, "{mean}");
+    }
+
+    #[test]
+    fn a_sheet_turned_past_what_a_page_sized_image_holds_is_always_cropped_to() {
+        let img = GrayImage::from_pixel(827, 1170, image::Luma([255]));
+        let mut params = geometry_only(0.0, 0.0, 0.0);
+        params.skew_deg = 5.0;
+        let (mut turned, mut cropped) = (0, 0);
+        for seed in 0..40 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut extra = ChaCha8Rng::seed_from_u64(300 + seed);
+            let (_, a) = scan(&img, &params, &mut rng, &mut extra, 100.0, false);
+            if a.skew_deg.abs() > params.fixed_canvas_skew_deg {
+                turned += 1;
+                cropped += usize::from(a.auto_crop.is_some());
+            } else {
+                assert!(a.auto_crop.is_none(), "auto_crop is 0 for this scanner");
+            }
+        }
+        assert!(turned > 5 && cropped == turned, "{cropped} of {turned}");
     }
 }
