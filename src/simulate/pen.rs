@@ -152,18 +152,13 @@ fn bowed(a: PointMm, b: PointMm, bow: f64, out: &mut Vec<PointMm>) {
 /// A shape in a unit frame (box side = 1, centre = 0) → page millimetres.
 struct Frame {
     centre: PointMm,
-    /// Millimetres per unit across and down the shape.
-    size: (f64, f64),
+    size: f64,
     cos: f64,
     sin: f64,
 }
 
 impl Frame {
     fn new(centre: PointMm, size: f64, angle_deg: f64) -> Self {
-        Self::stretched(centre, (size, size), angle_deg)
-    }
-
-    fn stretched(centre: PointMm, size: (f64, f64), angle_deg: f64) -> Self {
         let a = angle_deg.to_radians();
         Self {
             centre,
@@ -174,7 +169,7 @@ impl Frame {
     }
 
     fn at(&self, u: f64, v: f64) -> PointMm {
-        let (x, y) = (u * self.size.0, v * self.size.1);
+        let (x, y) = (u * self.size, v * self.size);
         PointMm::new(
             self.centre.x + x * self.cos - y * self.sin,
             self.centre.y + x * self.sin + y * self.cos,
@@ -190,11 +185,6 @@ fn jitter(rng: &mut ChaCha8Rng, j: f64) -> f64 {
 pub fn tick(rng: &mut ChaCha8Rng, centre: PointMm, size: f64) -> Vec<Vec<PointMm>> {
     // Writers slant ticks; ±12° covers upright to strongly slanted.
     let f = Frame::new(centre, size, rng.random_range(-12.0..12.0));
-    tick_in(rng, &f)
-}
-
-/// A ✓ in the frame `f`.
-fn tick_in(rng: &mut ChaCha8Rng, f: &Frame) -> Vec<Vec<PointMm>> {
     let j = 0.07;
     let a = f.at(-0.36 + jitter(rng, j), -0.02 + jitter(rng, j));
     let b = f.at(-0.08 + jitter(rng, j), 0.34 + jitter(rng, j));
@@ -209,31 +199,31 @@ fn tick_in(rng: &mut ChaCha8Rng, f: &Frame) -> Vec<Vec<PointMm>> {
     vec![pts]
 }
 
-/// Span of a ✓ across, in its frame's units: the down-stroke starts at −0.36, the up-stroke
-/// ends at 0.4.
-const TICK_SPAN: f64 = 0.76;
-
-/// A ✓ across the rule between boxes `a` and `b` (side by side): stretched so its two ends
-/// reach 30–45 % of a box side into each, at about the boxes' height.
+/// A ✓ across the rule between boxes `a` and `b` (side by side), half in each: the down-stroke
+/// starts 30–50 % of a box side inside the left box, turns below the boxes' middle between
+/// them, and the up-stroke ends 30–50 % of a side inside the right box.
 pub fn straddle(rng: &mut ChaCha8Rng, a: RectMm, b: RectMm) -> Vec<Vec<PointMm>> {
     let (left, right) = if a.x <= b.x { (a, b) } else { (b, a) };
     let side = a.w.min(a.h);
-    let reach = rng.random_range(0.3..0.45) * side;
-    let across = (right.x + reach) - (left.right() - reach);
-    let mid = PointMm::new(
-        (left.right() + right.x) / 2.0,
-        (left.center().y + right.center().y) / 2.0 + jitter(rng, 0.1 * side),
+    let cy = (left.center().y + right.center().y) / 2.0;
+    // A hand's wobble, small against the 1.5–2.5 mm each end reaches into its box.
+    let j = 0.05 * side;
+    let start = PointMm::new(
+        left.right() - rng.random_range(0.3..0.5) * side,
+        cy - rng.random_range(0.0..0.15) * side + jitter(rng, j),
     );
-    // Centred so the down-stroke's start (−0.36) lands in the left box, the end (0.4) in the
-    // right one; a hesitant hand keeps the tick flat (±5°).
-    let sx = across / TICK_SPAN;
-    let centre = PointMm::new(mid.x - 0.02 * sx, mid.y);
-    let f = Frame::stretched(
-        centre,
-        (sx, side * rng.random_range(0.9..1.2)),
-        rng.random_range(-5.0..5.0),
+    let turn = PointMm::new(
+        (left.right() + right.x) / 2.0 + jitter(rng, 0.1 * (right.x - left.right())),
+        cy + rng.random_range(0.25..0.45) * side,
     );
-    tick_in(rng, &f)
+    let end = PointMm::new(
+        right.x + rng.random_range(0.3..0.5) * side,
+        cy - rng.random_range(0.15..0.35) * side + jitter(rng, j),
+    );
+    let mut pts = Vec::new();
+    bowed(start, turn, jitter(rng, 0.08), &mut pts);
+    bowed(turn, end, jitter(rng, 0.06), &mut pts);
+    vec![pts]
 }
 
 /// A deliberate dot 0.7–1.2 mm across near the box centre: a pen put down and lifted, a
@@ -432,6 +422,8 @@ pub fn draw_mark(
         Drawn::Dot => {
             let (s, width) = dot(rng, tick_box);
             pen.width_mm = width;
+            // A pen held down on one spot leaves its darkest ink (the field sample's dots).
+            pen.ink = pen.ink.min(rng.random_range(15..60));
             s
         }
         Drawn::Straddle => match partner {
@@ -590,11 +582,15 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(10);
         for _ in 0..20 {
             let img = draw(Drawn::Straddle, a, Some(b), &mut rng);
-            for (name, r) in [("left", a), ("right", b), ("between", between)] {
-                assert!(
-                    dark_share(&img, r, 300.0) > 0.01,
-                    "nothing in the {name} box"
-                );
+            // Half in each: well inside both boxes (clear of their outlines), and across the
+            // gap between them.
+            for (name, r) in [
+                ("left", a.inset(0.5)),
+                ("right", b.inset(0.5)),
+                ("gap", between),
+            ] {
+                let share = dark_share(&img, r, 300.0);
+                assert!(share > 0.02, "{share:.3} in the {name} box");
             }
         }
         // Without its partner there is nothing to straddle.
