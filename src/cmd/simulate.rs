@@ -60,6 +60,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         out: a.out,
         branch: a.branch,
         profile: a.profile,
+        scanner: None,
         seed: a.seed,
         dpi: a.dpi,
         format: a.format,

@@ -35,12 +35,17 @@ const WRITE_BOX: f64 = 0.15;
 const WRITE_FIELD: f64 = 0.5;
 /// A text box taller than this (mm) is a comment box, not a one-line field.
 const FIELD_MAX_H: f64 = 15.0;
+/// Two boxes side by side this close (gap in box sides) can be ticked across at once: a hand
+/// draws a ✓ up to ≈ 3 box sides wide, not across a wide table cell.
+const STRADDLE_GAP: f64 = 2.0;
 
 /// One mark to draw on a page.
 #[derive(Debug, Clone)]
 pub struct PlannedMark {
     pub page: u32,
     pub tick: RectMm,
+    /// The other box a straddling tick reaches into.
+    pub partner: Option<RectMm>,
     pub drawn: Drawn,
 }
 
@@ -196,14 +201,22 @@ pub fn plan_sheet(
             if write_in || skip || (check && !q.subject.is_some_and(|s| recommend.contains(s))) {
                 (Planned::Blank, vec![Drawn::None; q.cells.len()])
             } else {
-                plan_question(rng, q.cells.len(), check, straight, people)
+                let pairs = straddle_pairs(&q.cells);
+                plan_question(rng, q.cells.len(), check, straight, people, &pairs)
             };
         let mut cells = Vec::with_capacity(q.cells.len());
-        for (c, d) in q.cells.iter().zip(&drawn) {
-            if *d != Drawn::None {
+        for (k, (c, d)) in q.cells.iter().zip(&drawn).enumerate() {
+            // A straddling tick is one stroke: drawn from the first of its two boxes.
+            let partner = (*d == Drawn::Straddle)
+                .then(|| q.cells.get(k + 1))
+                .flatten()
+                .filter(|_| drawn.get(k + 1) == Some(&Drawn::Straddle));
+            let second_half = *d == Drawn::Straddle && k > 0 && drawn[k - 1] == Drawn::Straddle;
+            if *d != Drawn::None && !second_half {
                 out.marks.push(PlannedMark {
                     page: q.page,
                     tick: c.tick,
+                    partner: partner.map(|p| p.tick),
                     drawn: *d,
                 });
             }
@@ -226,6 +239,7 @@ pub fn plan_sheet(
             page: q.page,
             intended,
             cells,
+            blank_ok: false,
         });
     }
 
@@ -281,11 +295,28 @@ fn add_specks(rng: &mut ChaCha8Rng, layout: &Layout, people: &People, out: &mut 
                 out.marks.push(PlannedMark {
                     page: p.number,
                     tick: c.tick,
+                    partner: None,
                     drawn: Drawn::Speck,
                 });
             }
         }
     }
+}
+
+/// Options `k` whose box and the next one's sit side by side, close enough to tick across.
+fn straddle_pairs(cells: &[&AnswerCell]) -> Vec<usize> {
+    cells
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| {
+            let (a, b) = (w[0].tick, w[1].tick);
+            let side = a.w.min(a.h);
+            let same_row = (a.center().y - b.center().y).abs() < side / 2.0;
+            let gap = b.x - a.right();
+            same_row && gap > 0.0 && gap <= STRADDLE_GAP * side
+        })
+        .map(|(k, _)| k)
+        .collect()
 }
 
 enum Planned {
@@ -294,13 +325,15 @@ enum Planned {
     Ambiguous(Option<usize>),
 }
 
-/// Intent and drawing for one answered question of `n` options.
+/// Intent and drawing for one answered question of `n` options; `pairs` are the options whose
+/// box and the next one's can be ticked across (see `straddle_pairs`).
 fn plan_question(
     rng: &mut ChaCha8Rng,
     n: usize,
     check: bool,
     straight: bool,
     p: &People,
+    pairs: &[usize],
 ) -> (Planned, Vec<Drawn>) {
     let mut drawn = vec![Drawn::None; n];
     let a = pick_option(rng, n, straight);
@@ -341,13 +374,34 @@ fn plan_question(
         drawn[a] = Drawn::Outside;
         return (Planned::Ambiguous(Some(a)), drawn);
     }
-    drawn[a] = if next(p.cross) {
-        Drawn::Cross
-    } else if next(p.fill) {
-        Drawn::Fill
-    } else {
-        Drawn::Tick
-    };
+    if next(p.cross) {
+        drawn[a] = Drawn::Cross;
+        return (Planned::Answer(a), drawn);
+    }
+    if next(p.fill) {
+        drawn[a] = Drawn::Fill;
+        return (Planned::Answer(a), drawn);
+    }
+    // The field sample's kinds come last, so a seed's other choices stay what they were.
+    if next(p.pencil) {
+        drawn[a] = Drawn::Pencil;
+        return (Planned::Ambiguous(Some(a)), drawn);
+    }
+    if next(p.dot) {
+        drawn[a] = Drawn::Dot;
+        return (Planned::Ambiguous(Some(a)), drawn);
+    }
+    // Across the pair holding the chosen option, else the first pair (no extra draw).
+    let pair = pairs
+        .iter()
+        .find(|&&k| k == a || k + 1 == a)
+        .or(pairs.first());
+    if let (true, Some(&k)) = (next(p.straddle), pair) {
+        drawn[k] = Drawn::Straddle;
+        drawn[k + 1] = Drawn::Straddle;
+        return (Planned::Ambiguous(None), drawn);
+    }
+    drawn[a] = Drawn::Tick;
     (Planned::Answer(a), drawn)
 }
 
@@ -363,7 +417,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let mut first = 0;
         for _ in 0..2000 {
-            let (planned, drawn) = plan_question(&mut rng, 4, false, false, &p);
+            let (planned, drawn) = plan_question(&mut rng, 4, false, false, &p, &[0, 1, 2]);
             if matches!(planned, Planned::Answer(0)) {
                 first += 1;
             }
@@ -371,7 +425,7 @@ mod tests {
         }
         assert!(first > 900 && first < 1400, "{first}");
         for _ in 0..500 {
-            let (planned, drawn) = plan_question(&mut rng, 1, true, false, &p);
+            let (planned, drawn) = plan_question(&mut rng, 1, true, false, &p, &[]);
             assert!(!matches!(
                 planned,
                 Planned::Blank | Planned::Ambiguous(None)
@@ -389,5 +443,73 @@ mod tests {
             .collect();
         let over = counts.iter().filter(|&&k| k > 5).count();
         assert!(over > 10 && over < 120, "{over}");
+    }
+
+    #[test]
+    fn pencil_dots_and_straddles_come_at_their_rates_with_their_intent() {
+        let p = Profile::Hard.people();
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let n = 40_000;
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for _ in 0..n {
+            let (planned, drawn) = plan_question(&mut rng, 4, false, false, &p, &[0, 1, 2]);
+            let kind = match (&planned, drawn.as_slice()) {
+                (Planned::Ambiguous(Some(a)), d) if d[*a] == Drawn::Pencil => "pencil",
+                (Planned::Ambiguous(Some(a)), d) if d[*a] == Drawn::Dot => "dot",
+                (Planned::Ambiguous(None), d) if d.contains(&Drawn::Straddle) => {
+                    // Two neighbours, nothing else.
+                    let k = d.iter().position(|x| *x == Drawn::Straddle).unwrap();
+                    assert_eq!(d[k + 1], Drawn::Straddle);
+                    assert_eq!(d.iter().filter(|x| **x != Drawn::None).count(), 2);
+                    "straddle"
+                }
+                _ => continue,
+            };
+            *seen.entry(kind).or_default() += 1;
+        }
+        let share = |k: &str| seen.get(k).copied().unwrap_or(0) as f64 / f64::from(n);
+        for (k, want) in [
+            ("pencil", p.pencil),
+            ("dot", p.dot),
+            ("straddle", p.straddle),
+        ] {
+            assert!(
+                share(k) > want * 0.7 && share(k) < want * 1.3,
+                "{k}: {:.4} vs {want}",
+                share(k)
+            );
+        }
+        // No pair of boxes close enough: no straddle.
+        for _ in 0..5_000 {
+            let (_, drawn) = plan_question(&mut rng, 4, false, false, &p, &[]);
+            assert!(!drawn.contains(&Drawn::Straddle));
+        }
+    }
+
+    fn cell(option: &str, x: f64) -> AnswerCell {
+        AnswerCell {
+            question: "q".into(),
+            subject: None,
+            item: "q".into(),
+            option: option.into(),
+            tick: RectMm::new(x, 50.0, 5.0, 5.0),
+            cell: RectMm::new(x - 4.0, 47.5, 12.9, 10.0),
+        }
+    }
+
+    #[test]
+    fn only_boxes_a_hands_width_apart_can_be_ticked_across() {
+        // 附2: boxes 12.9 mm apart (7.9 mm gaps); 附3: 21.5 mm apart.
+        let tight: Vec<AnswerCell> = (0..4)
+            .map(|k| cell("o", 50.0 + 12.9 * f64::from(k)))
+            .collect();
+        let wide: Vec<AnswerCell> = (0..4)
+            .map(|k| cell("o", 50.0 + 21.5 * f64::from(k)))
+            .collect();
+        assert_eq!(
+            straddle_pairs(&tight.iter().collect::<Vec<_>>()),
+            vec![0, 1, 2]
+        );
+        assert!(straddle_pairs(&wide.iter().collect::<Vec<_>>()).is_empty());
     }
 }

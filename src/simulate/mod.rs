@@ -10,7 +10,8 @@
 //! 3. **Plan** every sheet (`answers`): intent per question and the marks to draw — the truth
 //!    is exact by construction.
 //! 4. **Draw and scan** pages in parallel (rayon): the template, the sheet's QR, the pen marks
-//!    (`pen`), then the scanner (`scanner`); blank backs interleaved.
+//!    (`pen`), then the scanner (`scanner`: skew, keystone, auto-crop, levels, noise…, and for
+//!    1-bit output sensor noise and dust before the threshold); blank backs interleaved.
 //! 5. **Pack** in order as they come (a writer thread), `pages_per_file` pages per PDF/TIFF,
 //!    so memory holds a few pages, never the batch.
 //!
@@ -21,14 +22,16 @@
 pub mod answers;
 mod pen;
 mod profile;
+pub mod projective;
 mod scanner;
 pub mod template;
 pub mod truth;
 
 pub use profile::{People, Profile, Scanner};
+pub use projective::Homography;
 pub use truth::{
-    judge, CellTruth, Drawn, Intended, PageTruth, QuestionTruth, Score, SheetTruth, Truth, Verdict,
-    WritingTruth,
+    judge, judge_question, AutoCrop, CellTruth, Drawn, Intended, PageTruth, QuestionTruth, Score,
+    SheetTruth, Truth, Verdict, WritingTruth,
 };
 
 use crate::campaign::CampaignError;
@@ -160,6 +163,8 @@ pub struct SimulateOptions {
     pub out: PathBuf,
     pub branch: Option<String>,
     pub profile: Profile,
+    /// A scanner other than the profile's (tests that isolate one effect); None = the profile's.
+    pub scanner: Option<Scanner>,
     pub seed: u64,
     pub dpi: u32,
     pub format: OutputFormat,
@@ -193,6 +198,7 @@ impl SimulateOptions {
             out: out.into(),
             branch: None,
             profile: Profile::Office,
+            scanner: None,
             seed: 1,
             dpi: 300,
             format: OutputFormat::PdfJpeg,
@@ -247,6 +253,10 @@ const RNG_PLAN: u64 = 2;
 const RNG_PAGE: u64 = 3;
 const RNG_BACK: u64 = 4;
 const RNG_FILE: u64 = 5;
+/// Keystone and auto-crop: their own stream, so a seed's skew, folds and streaks stay put.
+const RNG_SCAN_EXTRA: u64 = 6;
+/// Sensor noise and dust of a 1-bit page.
+const RNG_ONE_BIT: u64 = 7;
 
 /// Find the form: a file, the campaign's snapshot, or a seed form.
 fn resolve_form(name: &str, folder: &CampaignFolder) -> Result<FormDef, SimError> {
@@ -348,19 +358,24 @@ pub fn run(opts: &SimulateOptions) -> Result<Truth, SimError> {
 
     // 3. Plans.
     let people = opts.profile.people();
-    let scanner = opts.profile.scanner();
+    let scanner = opts.scanner.unwrap_or_else(|| opts.profile.scanner());
+    let one_bit = opts.bilevel.is_some() || opts.format == OutputFormat::PdfG4;
     let plans: Vec<SheetPlan> = serials
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            answers::plan_sheet(
+            let mut plan = answers::plan_sheet(
                 &mut rng_for(opts.seed, RNG_PLAN, i as u64),
                 &layout,
                 form.subject,
                 &people,
                 s,
                 opts.force.for_sheet(i),
-            )
+            );
+            if one_bit {
+                pencil_may_vanish(&mut plan);
+            }
+            plan
         })
         .collect();
 
@@ -426,6 +441,19 @@ pub fn run(opts: &SimulateOptions) -> Result<Truth, SimError> {
     })?;
     std::fs::write(&path, json).map_err(io_err(&path))?;
     Ok(truth)
+}
+
+/// On a 1-bit scan light pencil may fall under the threshold: a question whose only ink is
+/// pencil may then read as blank (the field sample accepts that too).
+fn pencil_may_vanish(plan: &mut SheetPlan) {
+    for q in &mut plan.truth.questions {
+        let inked = q
+            .cells
+            .iter()
+            .filter(|c| !matches!(c.drawn, Drawn::None | Drawn::Speck));
+        let mut inked = inked.peekable();
+        q.blank_ok = inked.peek().is_some() && inked.all(|c| c.drawn == Drawn::Pencil);
+    }
 }
 
 /// The file a job's page goes to and its index there.
@@ -558,6 +586,9 @@ fn make_page(ctx: &Ctx, j: usize, job: &Job) -> Result<(GrayImage, PageTruth), S
         rotation: 0,
         skew_deg: 0.0,
         blank_back: job.blank_back,
+        keystone_mm: 0.0,
+        corners_mm: None,
+        auto_crop: None,
     };
     let mut img = if job.blank_back {
         scanner::blank_back(template.width(), template.height(), &ctx.scanner, &mut rng)
@@ -580,6 +611,7 @@ fn make_page(ctx: &Ctx, j: usize, job: &Job) -> Result<(GrayImage, PageTruth), S
                     &mut canvas,
                     &mut rng,
                     m.tick,
+                    m.partner,
                     m.drawn,
                     ctx.people.size,
                     ctx.people.offset_sd,
@@ -592,9 +624,14 @@ fn make_page(ctx: &Ctx, j: usize, job: &Job) -> Result<(GrayImage, PageTruth), S
                 }
             }
         }
-        let (out, applied) = scanner::scan(&img, &ctx.scanner, &mut rng, dpi, ctx.landscape);
+        let mut extra = rng_for(opts.seed, RNG_SCAN_EXTRA, j as u64);
+        let (out, applied) =
+            scanner::scan(&img, &ctx.scanner, &mut rng, &mut extra, dpi, ctx.landscape);
         t.rotation = applied.rotation;
         t.skew_deg = applied.skew_deg;
+        t.keystone_mm = applied.keystone_mm;
+        t.corners_mm = Some(applied.corners_mm);
+        t.auto_crop = applied.auto_crop;
         img = out;
         img
     };
@@ -604,7 +641,8 @@ fn make_page(ctx: &Ctx, j: usize, job: &Job) -> Result<(GrayImage, PageTruth), S
         _ => None,
     };
     if let Some(b) = bilevel {
-        scanner::bilevel(&mut img, b == Bilevel::Dither);
+        let mut r = rng_for(opts.seed, RNG_ONE_BIT, j as u64);
+        scanner::bilevel(&mut img, b == Bilevel::Dither, &ctx.scanner, &mut r);
     }
     Ok((img, t))
 }

@@ -1,6 +1,7 @@
-//! A ballpoint pen on a page image: hand-like ✓ and ✗, filled boxes, scribbles, specks and
-//! handwriting-like squiggles. Shapes are planned in millimetres and drawn anti-aliased;
-//! ink darkens the paper towards the pen's gray level (pressure), never lightens it.
+//! A ballpoint pen (or a pencil) on a page image: hand-like ✓ and ✗, filled boxes, scribbles,
+//! specks, deliberate dots, ticks across two boxes and handwriting-like squiggles. Shapes are
+//! planned in millimetres and drawn anti-aliased; ink darkens the paper towards the pen's gray
+//! level (pressure), never lightens it. Graphite is grainy: it misses some of the paper's tooth.
 
 use super::truth::Drawn;
 use crate::units::{PointMm, RectMm, MM_PER_INCH};
@@ -13,24 +14,59 @@ use rand_chacha::ChaCha8Rng;
 pub struct Pen {
     pub width_mm: f64,
     pub ink: u8,
+    /// Graphite's grain: up to this share of a pixel's cover is missing (0 = solid ink).
+    pub grain: f64,
+    /// Seeds the grain pattern.
+    pub grain_seed: u64,
 }
 
+/// A pencil's grain: up to half a pixel's cover missing leaves a visibly broken line.
+const PENCIL_GRAIN: f64 = 0.5;
+
 impl Pen {
+    /// Solid ink of `width_mm` reaching gray `ink`.
+    #[must_use]
+    pub fn ink(width_mm: f64, ink: u8) -> Self {
+        Self {
+            width_mm,
+            ink,
+            grain: 0.0,
+            grain_seed: 0,
+        }
+    }
+
     /// A person's pen: ballpoint or gel, 0.3–0.8 mm, black to mid-blue in a gray scan.
     pub fn person(rng: &mut ChaCha8Rng) -> Self {
-        Self {
-            width_mm: rng.random_range(0.3..0.8),
-            ink: rng.random_range(15..95),
-        }
+        Self::ink(rng.random_range(0.3..0.8), rng.random_range(15..95))
     }
 
     /// Too little pressure: a thin, light line.
     pub fn faint(rng: &mut ChaCha8Rng) -> Self {
+        Self::ink(rng.random_range(0.2..0.3), rng.random_range(140..175))
+    }
+
+    /// A light pencil: 0.3–0.5 mm of graphite leaving a fifth to a quarter of toner's
+    /// contrast (template gray 191–204; after the scanner's levels ≈ 185–215 on paper
+    /// 235–245), grainy.
+    pub fn pencil(rng: &mut ChaCha8Rng) -> Self {
         Self {
-            width_mm: rng.random_range(0.2..0.3),
-            ink: rng.random_range(140..175),
+            width_mm: rng.random_range(0.3..=0.5),
+            ink: rng.random_range(191..=204),
+            grain: PENCIL_GRAIN,
+            grain_seed: rng.random(),
         }
     }
+}
+
+/// A fixed pseudo-random 0..1 per pixel and seed (the paper's tooth under a pencil), the same
+/// whichever stroke reaches the pixel first.
+fn tooth(x: i64, y: i64, seed: u64) -> f64 {
+    let mut z = seed
+        ^ (x as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (y as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    z = (z ^ (z >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^= z >> 32;
+    (z & 0xffff) as f64 / 65536.0
 }
 
 /// A page image being written on, with its resolution.
@@ -80,7 +116,10 @@ impl<'a> Canvas<'a> {
                 };
                 let (cx, cy) = (ax + t * dx - px, ay + t * dy - py);
                 let d = (cx * cx + cy * cy).sqrt();
-                let cover = (half + 0.5 - d).clamp(0.0, 1.0);
+                let mut cover = (half + 0.5 - d).clamp(0.0, 1.0);
+                if pen.grain > 0.0 {
+                    cover *= 1.0 - pen.grain * tooth(x, y, pen.grain_seed);
+                }
                 if cover > 0.0 {
                     // In range: x, y are clamped to the image above.
                     let p = self.img.get_pixel_mut(x as u32, y as u32);
@@ -160,6 +199,45 @@ pub fn tick(rng: &mut ChaCha8Rng, centre: PointMm, size: f64) -> Vec<Vec<PointMm
     vec![pts]
 }
 
+/// A ✓ across the rule between boxes `a` and `b` (side by side), half in each: the down-stroke
+/// starts 30–50 % of a box side inside the left box, turns below the boxes' middle between
+/// them, and the up-stroke ends 30–50 % of a side inside the right box.
+pub fn straddle(rng: &mut ChaCha8Rng, a: RectMm, b: RectMm) -> Vec<Vec<PointMm>> {
+    let (left, right) = if a.x <= b.x { (a, b) } else { (b, a) };
+    let side = a.w.min(a.h);
+    let cy = (left.center().y + right.center().y) / 2.0;
+    // A hand's wobble, small against the 1.5–2.5 mm each end reaches into its box.
+    let j = 0.05 * side;
+    let start = PointMm::new(
+        left.right() - rng.random_range(0.3..0.5) * side,
+        cy - rng.random_range(0.0..0.15) * side + jitter(rng, j),
+    );
+    let turn = PointMm::new(
+        (left.right() + right.x) / 2.0 + jitter(rng, 0.1 * (right.x - left.right())),
+        cy + rng.random_range(0.25..0.45) * side,
+    );
+    let end = PointMm::new(
+        right.x + rng.random_range(0.3..0.5) * side,
+        cy - rng.random_range(0.15..0.35) * side + jitter(rng, j),
+    );
+    let mut pts = Vec::new();
+    bowed(start, turn, jitter(rng, 0.08), &mut pts);
+    bowed(turn, end, jitter(rng, 0.06), &mut pts);
+    vec![pts]
+}
+
+/// A deliberate dot 0.7–1.2 mm across near the box centre: a pen put down and lifted, a
+/// little uneven (a second touch beside the first).
+pub fn dot(rng: &mut ChaCha8Rng, tick_box: RectMm) -> (Vec<Vec<PointMm>>, f64) {
+    let c = tick_box.center();
+    let side = tick_box.w.min(tick_box.h);
+    let across = rng.random_range(0.7..=1.2);
+    let p = PointMm::new(c.x + jitter(rng, 0.2 * side), c.y + jitter(rng, 0.2 * side));
+    // The second touch within 0.1 mm each way: the union is `across` to within 0.1 mm.
+    let q = PointMm::new(p.x + jitter(rng, 0.1), p.y + jitter(rng, 0.1));
+    (vec![vec![p], vec![q]], across - 0.1)
+}
+
 /// A ✗: two crossing strokes.
 pub fn cross(rng: &mut ChaCha8Rng, centre: PointMm, size: f64) -> Vec<Vec<PointMm>> {
     let f = Frame::new(centre, size, rng.random_range(-10.0..10.0));
@@ -220,14 +298,14 @@ pub fn scribble(rng: &mut ChaCha8Rng, tick_box: RectMm, size: f64, pen: Pen) -> 
 pub fn speck(rng: &mut ChaCha8Rng, tick_box: RectMm) -> (Vec<PointMm>, Pen) {
     let c = tick_box.center();
     let inside = rng.random_bool(0.3);
-    let pen = Pen {
-        width_mm: if inside {
+    let pen = Pen::ink(
+        if inside {
             rng.random_range(0.2..0.45)
         } else {
             rng.random_range(0.3..0.7)
         },
-        ink: rng.random_range(20..110),
-    };
+        rng.random_range(20..110),
+    );
     if inside {
         let p = PointMm::new(
             c.x + jitter(rng, tick_box.w * 0.35),
@@ -293,11 +371,13 @@ pub fn squiggles(rng: &mut ChaCha8Rng, r: RectMm) -> Vec<Vec<PointMm>> {
     strokes
 }
 
-/// Draw one planned mark in `tick_box` with a person's pen; `style` says what kind.
+/// Draw one planned mark in `tick_box` with a person's pen; `drawn` says what kind. A
+/// straddling tick reaches into `partner`, the box beside it.
 pub fn draw_mark(
     canvas: &mut Canvas,
     rng: &mut ChaCha8Rng,
     tick_box: RectMm,
+    partner: Option<RectMm>,
     drawn: Drawn,
     size: (f64, f64),
     offset_sd: f64,
@@ -335,6 +415,21 @@ pub fn draw_mark(
             pen = p;
             vec![s]
         }
+        Drawn::Pencil => {
+            pen = Pen::pencil(rng);
+            tick(rng, centre, scale.max(0.8 * side))
+        }
+        Drawn::Dot => {
+            let (s, width) = dot(rng, tick_box);
+            pen.width_mm = width;
+            // A pen held down on one spot leaves its darkest ink (the field sample's dots).
+            pen.ink = pen.ink.min(rng.random_range(15..60));
+            s
+        }
+        Drawn::Straddle => match partner {
+            Some(b) => straddle(rng, tick_box, b),
+            None => Vec::new(),
+        },
     };
     for s in &strokes {
         canvas.stroke(s, pen);
@@ -375,6 +470,7 @@ mod tests {
                 &mut Canvas::new(&mut img, dpi),
                 &mut rng,
                 b,
+                None,
                 Drawn::Tick,
                 (0.9, 1.1),
                 0.05,
@@ -387,6 +483,7 @@ mod tests {
             &mut Canvas::new(&mut img, dpi),
             &mut rng,
             b,
+            None,
             Drawn::Fill,
             (0.9, 1.1),
             0.05,
@@ -405,6 +502,7 @@ mod tests {
                 &mut Canvas::new(&mut img, dpi),
                 &mut rng,
                 b,
+                None,
                 Drawn::Speck,
                 (1.0, 1.0),
                 0.0,
@@ -419,11 +517,84 @@ mod tests {
         let mut img = GrayImage::from_pixel(10, 10, image::Luma([255]));
         Canvas::new(&mut img, 300.0).stroke(
             &[PointMm::new(-5.0, -5.0), PointMm::new(50.0, 50.0)],
-            Pen {
-                width_mm: 0.5,
-                ink: 0,
-            },
+            Pen::ink(0.5, 0),
         );
         assert!(img.get_pixel(5, 5).0[0] < 50);
+    }
+
+    fn draw(drawn: Drawn, b: RectMm, partner: Option<RectMm>, rng: &mut ChaCha8Rng) -> GrayImage {
+        let mut img = GrayImage::from_pixel(600, 300, image::Luma([255]));
+        draw_mark(
+            &mut Canvas::new(&mut img, 300.0),
+            rng,
+            b,
+            partner,
+            drawn,
+            (0.9, 1.1),
+            0.05,
+        );
+        img
+    }
+
+    #[test]
+    fn a_light_pencil_tick_is_a_fifth_of_toners_contrast_thin_and_grainy() {
+        let b = RectMm::new(10.0, 10.0, 5.0, 5.0);
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        // The office scanner's middle levels: paper 240, toner 25.
+        let level = |v: u8| 25.0 + (240.0 - 25.0) * f64::from(v) / 255.0;
+        for _ in 0..20 {
+            let img = draw(Drawn::Pencil, b, None, &mut rng);
+            let marked: Vec<u8> = img.as_raw().iter().copied().filter(|&p| p < 250).collect();
+            let darkest = marked.iter().copied().min().unwrap_or(255);
+            // The scan's gray at the stroke's core: ≈ 185–215 on paper 240.
+            assert!((185.0..=215.0).contains(&level(darkest)), "{darkest}");
+            // Grainy: many stroke pixels well lighter than its core.
+            let light = marked.iter().filter(|&&p| p > darkest + 12).count();
+            assert!(light * 5 > marked.len(), "{light} of {}", marked.len());
+            // Thin: far less ink than a 0.3–0.8 mm pen's tick would leave.
+            assert!(dark_share(&img, b, 300.0) == 0.0);
+            assert!(marked.len() < 1500, "{}", marked.len());
+        }
+    }
+
+    #[test]
+    fn a_deliberate_dot_is_a_millimetre_across_inside_its_box() {
+        let b = RectMm::new(10.0, 10.0, 5.0, 5.0);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let s = 300.0 / MM_PER_INCH;
+        for _ in 0..30 {
+            let img = draw(Drawn::Dot, b, None, &mut rng);
+            let px = img.as_raw().iter().filter(|&&p| p < 128).count() as f64;
+            let across = 2.0 * (px / std::f64::consts::PI).sqrt() / s;
+            assert!((0.6..=1.3).contains(&across), "{across:.2} mm");
+            // All of it inside the box.
+            let inside = dark_share(&img, b, 300.0) * (b.w * s).floor() * (b.h * s).floor();
+            assert!(inside >= px - 0.5, "{inside} of {px} inside");
+        }
+    }
+
+    #[test]
+    fn a_straddling_tick_reaches_into_both_boxes_across_the_rule() {
+        // 附2's boxes: 5 mm, 12.9 mm apart.
+        let a = RectMm::new(10.0, 10.0, 5.0, 5.0);
+        let b = RectMm::new(22.9, 10.0, 5.0, 5.0);
+        let between = RectMm::new(a.right() + 1.0, 10.0, b.x - a.right() - 2.0, 5.0);
+        let mut rng = ChaCha8Rng::seed_from_u64(10);
+        for _ in 0..20 {
+            let img = draw(Drawn::Straddle, a, Some(b), &mut rng);
+            // Half in each: well inside both boxes (clear of their outlines), and across the
+            // gap between them.
+            for (name, r) in [
+                ("left", a.inset(0.5)),
+                ("right", b.inset(0.5)),
+                ("gap", between),
+            ] {
+                let share = dark_share(&img, r, 300.0);
+                assert!(share > 0.02, "{share:.3} in the {name} box");
+            }
+        }
+        // Without its partner there is nothing to straddle.
+        let img = draw(Drawn::Straddle, a, None, &mut rng);
+        assert!(img.as_raw().iter().all(|&p| p == 255));
     }
 }

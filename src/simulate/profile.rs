@@ -37,6 +37,9 @@ impl Profile {
                 outside: 0.0,
                 cross: 0.04,
                 fill: 0.01,
+                pencil: 0.0,
+                dot: 0.0,
+                straddle: 0.0,
                 specks_per_page: 0.5,
                 offset_sd: 0.08,
                 size: (0.7, 1.1),
@@ -49,6 +52,10 @@ impl Profile {
                 outside: 0.0,
                 cross: 0.06,
                 fill: 0.02,
+                // The field sample's kinds at a tenth of hard's rates: together ≈ 0.25 %.
+                pencil: 0.001,
+                dot: 0.001,
+                straddle: 0.000_5,
                 specks_per_page: 2.0,
                 offset_sd: 0.14,
                 size: (0.5, 1.4),
@@ -61,6 +68,9 @@ impl Profile {
                 outside: 0.01,
                 cross: 0.08,
                 fill: 0.03,
+                pencil: 0.01,
+                dot: 0.01,
+                straddle: 0.005,
                 specks_per_page: 6.0,
                 offset_sd: 0.2,
                 size: (0.5, 1.4),
@@ -74,6 +84,8 @@ impl Profile {
             Self::Clean => Scanner {
                 skew_deg: 0.3,
                 shift_mm: 1.0,
+                keystone_mm: 0.0,
+                fixed_canvas_skew_deg: 0.3,
                 scale: (0.995, 1.005),
                 blur_passes: 0,
                 noise: 2.0,
@@ -85,10 +97,17 @@ impl Profile {
                 fold: 0.0,
                 streak: 0.0,
                 blank_backs: 0.0,
+                auto_crop: 0.0,
+                dark_background: 0.0,
+                one_bit_noise: 6.0,
+                speckle: (2e-6, 8e-6),
             },
             Self::Office => Scanner {
                 skew_deg: 1.5,
                 shift_mm: 3.0,
+                // The field sample's office pages: corners 0.2–1.0 mm off a rectangle.
+                keystone_mm: 1.0,
+                fixed_canvas_skew_deg: 1.5,
                 scale: (0.97, 1.01),
                 blur_passes: 1,
                 noise: 5.0,
@@ -100,10 +119,19 @@ impl Profile {
                 fold: 0.05,
                 streak: 0.0,
                 blank_backs: 0.05,
+                // One page in ten auto-cropped, half of those on a dark background: 5 %.
+                auto_crop: 0.1,
+                dark_background: 0.5,
+                one_bit_noise: 10.0,
+                speckle: (1e-5, 2e-5),
             },
             Self::Hard => Scanner {
-                skew_deg: 3.0,
+                // The independent judge's hard: skew ≤ 5°, corners up to 2.5 mm off.
+                skew_deg: 5.0,
                 shift_mm: 6.0,
+                keystone_mm: 2.5,
+                // The old hard skew, whose corner squares stay on a page-sized image.
+                fixed_canvas_skew_deg: 3.0,
                 scale: (0.97, 1.01),
                 blur_passes: 2,
                 noise: 9.0,
@@ -115,6 +143,15 @@ impl Profile {
                 fold: 0.3,
                 streak: 0.1,
                 blank_backs: 0.1,
+                // Half the pages cropped by choice, and every one turned past 3°: ≈ 70 %
+                // auto-cropped (the field sample's 附2 half: all), half of them on dark.
+                auto_crop: 0.5,
+                dark_background: 0.5,
+                // Paper ≥ 215 less 9 of noise less 14 stays above the 190 threshold: the
+                // paper's speckle comes from dust (`speckle`), not from the noise.
+                one_bit_noise: 14.0,
+                // The field sample's 1-bit pages: 1–4 isolated black pixels per 100,000.
+                speckle: (2e-5, 4e-5),
             },
         }
     }
@@ -137,6 +174,12 @@ pub struct People {
     pub cross: f64,
     /// The box filled in.
     pub fill: f64,
+    /// A tick in light pencil, a fifth of toner's contrast (intended: ambiguous, likely it).
+    pub pencil: f64,
+    /// A deliberate small pen dot in the box (intended: ambiguous, likely it).
+    pub dot: f64,
+    /// A tick across the rule between two adjacent boxes (intended: ambiguous, neither).
+    pub straddle: f64,
     /// Mean number of stray dots/specks per page.
     pub specks_per_page: f64,
     /// Standard deviation of a tick's centre from the box centre, in box sides.
@@ -152,6 +195,12 @@ pub struct Scanner {
     pub skew_deg: f64,
     /// Maximum shift, millimetres either way.
     pub shift_mm: f64,
+    /// How far, at most, the corners are pulled off a rectangle (perspective), mm.
+    pub keystone_mm: f64,
+    /// The most a sheet is turned on a page-sized image. Turned further, it was scanned by a
+    /// scanner that found and cropped it (as every page turned over 2.5° in the field sample
+    /// was); a page-sized image would cut its corners, corner squares and all, off.
+    pub fixed_canvas_skew_deg: f64,
     /// Scale range (copiers shrink, feeders stretch).
     pub scale: (f64, f64),
     /// Passes of a [1 2 1] blur (0 = sharp).
@@ -174,4 +223,13 @@ pub struct Scanner {
     pub streak: f64,
     /// Default share of pages followed by their blank back (duplex).
     pub blank_backs: f64,
+    /// Share of pages the scanner crops to the sheet it found ("auto size"): the image is the
+    /// turned sheet's bounding box plus a few mm, not the page size.
+    pub auto_crop: f64,
+    /// Share of the auto-cropped pages scanned on a dark lid or background (gray 20–60).
+    pub dark_background: f64,
+    /// Sensor noise amplitude before a 1-bit threshold (gray levels): jagged outlines.
+    pub one_bit_noise: f64,
+    /// Range of the share of paper pixels a 1-bit scan turns black (dust, fibres).
+    pub speckle: (f64, f64),
 }

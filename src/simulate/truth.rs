@@ -9,7 +9,9 @@
 //! - **right**: the confident answer (or blank) equals the intent. For deliberately unclear
 //!   marks (`Intended::Ambiguous`) a confident answer equal to the `likely` option (the faint
 //!   tick's option, the tick left standing after a correction) is also right; any other
-//!   confident outcome is wrong.
+//!   confident outcome is wrong. One exception (`judge_question`): a light pencil tick on a
+//!   1-bit scan may not survive the scanner's threshold, so there a confident blank is also
+//!   right (`QuestionTruth::blank_ok`), as the field sample accepts it.
 
 use crate::read::outcome::QuestionState;
 use serde::{Deserialize, Serialize};
@@ -55,6 +57,27 @@ pub struct PageTruth {
     pub skew_deg: f64,
     /// The empty back of a duplex scan (no code, nothing to read).
     pub blank_back: bool,
+    /// How far the scanner pulled the sheet's corners off a rectangle (perspective), mm.
+    #[serde(default)]
+    pub keystone_mm: f64,
+    /// Where the printed sheet's top-left, top-right, bottom-right and bottom-left corners
+    /// are in the page image as written (after any quarter turn), mm from its top-left.
+    /// None on a blank back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corners_mm: Option<[[f64; 2]; 4]>,
+    /// The scanner cropped the image to the sheet it found (image larger than the sheet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_crop: Option<AutoCrop>,
+}
+
+/// An auto-cropped page: the sheet, turned, inside a border of the scanner's background.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AutoCrop {
+    /// Gray level of the background around the sheet (dark lid 20–60, else the white lid).
+    pub background: u8,
+    /// Border beyond the turned sheet's bounding box, mm: left, top, right, bottom (of the
+    /// upright page, before any quarter turn).
+    pub border_mm: [f64; 4],
 }
 
 /// One printed copy.
@@ -75,6 +98,9 @@ pub struct QuestionTruth {
     /// What was drawn in each of the question's boxes (boxes with nothing drawn are listed
     /// with `none`).
     pub cells: Vec<CellTruth>,
+    /// A confident blank is right too: the only ink is light pencil and the scan is 1-bit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blank_ok: bool,
 }
 
 /// What the person meant.
@@ -113,6 +139,12 @@ pub enum Drawn {
     Scribble,
     /// A stray dot or short speck, not meant as a mark.
     Speck,
+    /// A tick in light pencil: a fifth to a quarter of toner's contrast, thin and grainy.
+    Pencil,
+    /// A deliberate small pen dot (0.7–1.2 mm) in the box.
+    Dot,
+    /// A tick across the rule between this box and the next one of the question.
+    Straddle,
 }
 
 /// One writing area of one sheet.
@@ -157,6 +189,16 @@ pub fn judge(intended: &Intended, state: QuestionState, option: Option<&str>) ->
             }
         }
     }
+}
+
+/// Judge one question as `judge` does, but a confident blank is right where the truth says
+/// the ink may have vanished (`blank_ok`: light pencil on a 1-bit scan).
+#[must_use]
+pub fn judge_question(q: &QuestionTruth, state: QuestionState, option: Option<&str>) -> Verdict {
+    if q.blank_ok && state == QuestionState::Blank {
+        return Verdict::Right;
+    }
+    judge(&q.intended, state, option)
 }
 
 /// Counts of verdicts over many questions.
@@ -292,6 +334,40 @@ mod tests {
             ),
             Verdict::Wrong
         );
+    }
+
+    #[test]
+    fn a_blank_is_right_only_where_pencil_met_a_1_bit_scan() {
+        let mut q = QuestionTruth {
+            question: "q".into(),
+            page: 1,
+            intended: Intended::Ambiguous {
+                likely: Some("a".into()),
+            },
+            cells: vec![CellTruth {
+                option: "a".into(),
+                drawn: Drawn::Pencil,
+            }],
+            blank_ok: false,
+        };
+        assert_eq!(
+            judge_question(&q, QuestionState::Blank, None),
+            Verdict::Wrong
+        );
+        q.blank_ok = true;
+        assert_eq!(
+            judge_question(&q, QuestionState::Blank, None),
+            Verdict::Right
+        );
+        // Another confident answer stays wrong.
+        assert_eq!(
+            judge_question(&q, QuestionState::Answer, Some("b")),
+            Verdict::Wrong
+        );
+        // Old truth files (no blank_ok) still load.
+        let old = r#"{"question":"q","page":1,"intended":{"kind":"blank"},"cells":[]}"#;
+        let q: QuestionTruth = serde_json::from_str(old).unwrap();
+        assert!(!q.blank_ok);
     }
 
     #[test]
