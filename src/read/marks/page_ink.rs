@@ -25,7 +25,7 @@ pub const RING_MM: f64 = 1.3;
 const MIN_BOXES: usize = 6;
 /// At most this many boxes, spread over the page, are measured for the model: their median
 /// needs a majority of clean ones, not all of them.
-const MODEL_BOXES: usize = 24;
+const MODEL_BOXES: usize = 40;
 /// Depth (mm) from which a box's inside counts as its centre for the noise measure: clear of
 /// the outline's blur and ringing at any resolution.
 const CENTRE_DEPTH_MM: f64 = 1.2;
@@ -178,15 +178,14 @@ impl PageInk {
             return fixed;
         }
         let contrast = (page.light_mean - page.dark_mean).max(1.0);
-        let every = boxes.len().div_ceil(MODEL_BOXES);
         // Depth bins one pixel wide, from the ring's outer edge to the box's centre.
         let bin_mm = 1.0 / s;
         let lo = -RING_MM;
         let bins = ((boxes[0].tick.w.min(boxes[0].tick.h) / 2.0 - lo) / bin_mm).ceil() as usize + 1;
         let mut acc = Accumulated::new(bins);
         let mut measured = 0;
-        for (b, dips) in boxes.iter().zip(dips).step_by(every) {
-            if let Some(dips) = dips {
+        for i in model_boxes(boxes.len()) {
+            if let (Some(b), Some(Some(dips))) = (boxes.get(i), dips.get(i)) {
                 acc.add_box(b, dips, bin_mm, lo);
                 measured += 1;
             }
@@ -270,6 +269,24 @@ impl PageInk {
             paper_dip: bias,
         }
     }
+}
+
+/// Which of `n` boxes (in the layout's order, row by row) the model measures: all when few,
+/// else [`MODEL_BOXES`] spread by the golden ratio. A fixed stride can fall in step with a
+/// row's options (every 4th box of a 4-grade scale is one column, often the ticked one) and
+/// measure only ticked boxes; the golden ratio's steps never repeat a period.
+fn model_boxes(n: usize) -> Vec<usize> {
+    if n <= MODEL_BOXES {
+        return (0..n).collect();
+    }
+    // (√5 − 1) / 2: the most irrational step, so consecutive picks never align with a period.
+    const GOLDEN: f64 = 0.618_033_988_749_894_9;
+    let mut v: Vec<usize> = (0..MODEL_BOXES)
+        .map(|i| ((i as f64 * GOLDEN).fract() * n as f64) as usize)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// [`PageInk::ink_level_near_corner`] in single-precision integer steps, for the reader's
@@ -361,6 +378,18 @@ pub fn percentile(hist: &[u32; 256], share: f64) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_boxes_mix_the_columns_of_a_four_grade_table() {
+        // 40 questions of 4 grades, row by row: a stride of 4 would pick one column only.
+        let picked = model_boxes(160);
+        assert_eq!(picked.len(), MODEL_BOXES);
+        for column in 0..4 {
+            let n = picked.iter().filter(|&&i| i % 4 == column).count();
+            assert!(n >= MODEL_BOXES / 8, "column {column}: {n} of {picked:?}");
+        }
+        assert_eq!(model_boxes(10), (0..10).collect::<Vec<_>>());
+    }
 
     #[test]
     fn percentiles_of_a_histogram() {
