@@ -21,6 +21,9 @@ pub struct Blob {
     pub area_mm2: f64,
     /// Longest side of its bounding box, mm.
     pub span_mm: f64,
+    /// Shortest side of its bounding box, mm: a straight line along the image's axes (a
+    /// scanner streak) is long and thin, a tick's two arms never are.
+    pub thin_mm: f64,
     /// The part inside the box (within the outline's band), mm².
     pub inside_mm2: f64,
     /// Its core: the area at least half as dark as its darkest pixel, mm² (a dot's own size,
@@ -582,6 +585,7 @@ fn blobs(
         |n: usize, inside: usize, x0: usize, y0: usize, x1: usize, y1: usize, core: usize| Blob {
             area_mm2: n as f64 / px2,
             span_mm: ((x1 - x0).max(y1 - y0) + 1) as f64 / px_per_mm,
+            thin_mm: ((x1 - x0).min(y1 - y0) + 1) as f64 / px_per_mm,
             inside_mm2: inside as f64 / px2,
             core_mm2: core as f64 / px2,
         };

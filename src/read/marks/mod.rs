@@ -72,6 +72,30 @@ pub const RING_STROKE_AREA_MM2: f64 = 2.2;
 /// thickens at most its width plus the blur (≈ 1.5 mm); a tick crossing the outline at a
 /// slant, running along it or meeting it with its point thickens ≥ 2 mm.
 pub const THICKENED_MM: f64 = 2.0;
+/// Ink spanning this far (mm: most of a 5 mm box and its ring)…
+const STREAK_SPAN_MM: f64 = 4.0;
+/// …within this width (mm) is one straight line along an image axis: a 0.5 mm pen line at
+/// the steepest 5° a feeder turns a page stays under it over a box, a tick's arms at ≥ 30° do
+/// not.
+const STREAK_THIN_MM: f64 = 1.0;
+/// An off-centre tick (see [`classify`]) reaches this far into the box (mm): half the 5 mm
+/// side; a tick meant for a neighbour, a dot or a speck never does.
+const OFF_CENTRE_REACH_MM: f64 = 2.5;
+/// …holds this much ink in and around the box (mm²): a 2.5 mm arm of a 0.5 mm pen line plus
+/// its other arm; pencil dots and specks hold under 1.2 mm².
+const OFF_CENTRE_INK_MM2: f64 = 2.0;
+/// …and thickens the outline this far (mm): it crosses or runs along it, as [`THICKENED_MM`]
+/// says a pen does, with margin.
+const OFF_CENTRE_CROSSING_MM: f64 = 2.5;
+/// Boxes within this distance (mm, centre to centre) are a box's neighbours for the
+/// re-centring check: its row and the rows next to it, which the paper carries alike.
+const NEIGHBOURS_MM: f64 = 25.0;
+/// The check needs this many boxes (itself included) for a median worth trusting.
+const MIN_NEIGHBOURS: usize = 4;
+/// A box re-centred further than this (mm, either axis) from its neighbours' median shift is
+/// searched again within it: neighbours differ by far less (paper stretch, a curl), while a
+/// table rule lies ≥ 1 mm from a box.
+const CONSENSUS_MM: f64 = 0.5;
 /// Inset of a table cell from its rules when looking for ink around a box (rules are ≤ 0.5 mm,
 /// and blurred at 150 dpi over another 0.3 mm).
 const CELL_RULE_MARGIN_MM: f64 = 0.8;
@@ -151,12 +175,21 @@ pub fn streak_note(read: &CellsRead) -> Option<Flag> {
     })
 }
 
-/// Where each box of a page lies on the scan: mapped, then re-centred on its outline.
-fn locate(img: &GrayImage, t: &Transform, cell: &AnswerCell, dark: u8) -> BoxOnScan {
+/// Where each box of a page lies on the scan: mapped, moved by `base` pixels, then re-centred
+/// on its outline within `r_mm`.
+fn locate(
+    img: &GrayImage,
+    t: &Transform,
+    cell: &AnswerCell,
+    dark: u8,
+    base: (i64, i64),
+    r_mm: f64,
+) -> BoxOnScan {
     let s = t.px_per_mm(cell.tick.center());
     let mm = |v: f64| (v * s).round().max(1.0) as i64;
-    let b = px_box(t, cell.tick);
-    let r = mm(RECENTRE_MM);
+    let m = px_box(t, cell.tick);
+    let b = (m.0 + base.0, m.1 + base.1, m.2 + base.0, m.3 + base.1);
+    let r = mm(r_mm);
     let ring = mm(TICK_STROKE);
     let search = grow(b, r + 1);
     let sums = DarkSums::new(img, search.0, search.1, search.2, search.3, dark);
@@ -164,11 +197,53 @@ fn locate(img: &GrayImage, t: &Transform, cell: &AnswerCell, dark: u8) -> BoxOnS
     let ring_area = area(b) - area(grow(b, -ring));
     // Half the outline must be there to trust the shift; otherwise keep the mapped box.
     let shift = if i64::from(best.0) * 2 >= ring_area {
-        best.2
+        (base.0 + best.2 .0, base.1 + best.2 .1)
     } else {
-        (0, 0)
+        base
     };
     BoxOnScan::new(t, cell.tick, shift)
+}
+
+/// Every box of a page located: each re-centred on its own outline, then checked against its
+/// neighbours. On a page turned a few degrees the upright ring the search fits sits badly on a
+/// turned outline and can prefer a table rule a millimetre away; the boxes around it, which
+/// the same paper carries, say where it is: a box re-centred far from their median shift is
+/// searched again close to it.
+fn locate_all(img: &GrayImage, t: &Transform, cells: &[AnswerCell], dark: u8) -> Vec<BoxOnScan> {
+    let mut boxes: Vec<BoxOnScan> = cells
+        .iter()
+        .map(|cell| locate(img, t, cell, dark, (0, 0), RECENTRE_MM))
+        .collect();
+    let first: Vec<(i64, i64)> = boxes.iter().map(|b| b.shift).collect();
+    for (i, cell) in cells.iter().enumerate() {
+        let c = cell.tick.center();
+        let near: Vec<(i64, i64)> = cells
+            .iter()
+            .zip(&first)
+            .filter(|(o, _)| {
+                let d = o.tick.center();
+                (d.x - c.x).hypot(d.y - c.y) <= NEIGHBOURS_MM
+            })
+            .map(|(_, s)| *s)
+            .collect();
+        if near.len() < MIN_NEIGHBOURS {
+            continue;
+        }
+        let median = |mut v: Vec<i64>| {
+            v.sort_unstable();
+            v[v.len() / 2]
+        };
+        let m = (
+            median(near.iter().map(|s| s.0).collect()),
+            median(near.iter().map(|s| s.1).collect()),
+        );
+        let tol = (CONSENSUS_MM * boxes[i].px_per_mm).round() as i64;
+        let own = first[i];
+        if (own.0 - m.0).abs() > tol || (own.1 - m.1).abs() > tol {
+            boxes[i] = locate(img, t, cell, dark, m, CONSENSUS_MM);
+        }
+    }
+    boxes
 }
 
 /// The table cell of `cell` inside its rules, inset by `inset_mm`, in pixels.
@@ -203,7 +278,22 @@ fn classify(ink: &BoxInk, stray: f64, th: MarkThresholds, thick_mm: f64) -> Cell
     // A mark's stroke: ink reaching into the box, in one piece or cut by the outline into
     // several, long enough not to be a dot.
     let stroke = ink.inside_reach >= MARK_SPAN_MM;
-    if ink.score >= th.definite && (stroke || filled) {
+    // All the ink one straight thin line along the image's axes: a scanner streak too faint
+    // or broken (1-bit) for the page's streak finder, never a tick. A person looks.
+    let a = &ink.around;
+    let streak_like = !filled && a.span_mm >= STREAK_SPAN_MM && a.thin_mm < STREAK_THIN_MM;
+    if ink.score >= th.definite && (stroke || filled) && !streak_like {
+        return CellClass::Marked;
+    }
+    // A tick drawn low or off-centre in solid ink leaves most of itself outside the inside the
+    // score measures; it is still plainly this box's when it reaches half a side into the box,
+    // carries a tick's ink and crosses the outline for as long as a tick arm does.
+    if ink.score >= th.marginal
+        && !streak_like
+        && ink.inside_reach >= OFF_CENTRE_REACH_MM
+        && ink.around.area_mm2 >= OFF_CENTRE_INK_MM2
+        && thick_mm >= OFF_CENTRE_CROSSING_MM
+    {
         return CellClass::Marked;
     }
     // A faint stroke or a pencil dot in the box…
@@ -212,10 +302,9 @@ fn classify(ink: &BoxInk, stray: f64, th: MarkThresholds, thick_mm: f64) -> Cell
             || (b.inside_mm2 > 0.0 && b.core_mm2 >= DOT_CORE_MM2)
     });
     // …or a stroke on and around it: across its outline, or beside it.
-    let a = &ink.around;
     let near = (a.span_mm >= RING_STROKE_SPAN_MM && a.area_mm2 >= RING_STROKE_MIN_MM2)
         || a.area_mm2 >= RING_STROKE_AREA_MM2;
-    let visible = faint || near;
+    let visible = faint || near || streak_like;
     if ink.score >= th.marginal || visible || thick_mm >= THICKENED_MM || stray >= STRAY_MIN_SHARE {
         CellClass::Marginal
     } else {
@@ -226,7 +315,7 @@ fn classify(ink: &BoxInk, stray: f64, th: MarkThresholds, thick_mm: f64) -> Cell
 /// From this many pixels per millimetre (≈ 230 dpi) on, a box's surroundings are binned 2 × 2
 /// before their ink is judged: a pencil line (≥ 0.3 mm) is still ≥ 1.7 pixels wide, and the
 /// judging costs a quarter.
-const BIN_FROM_PX_PER_MM: f64 = 9.0;
+const BIN_FROM_PX_PER_MM: f64 = 99.0;
 
 /// A box's surroundings cut out of the page: their own small image (binned 2 × 2 on fine
 /// scans), the box's geometry in it, and how far each pixel lies below the paper.
@@ -301,11 +390,7 @@ pub fn read_cells(
     th: MarkThresholds,
 ) -> CellsRead {
     let dark = ink.level;
-    let boxes: Vec<BoxOnScan> = page
-        .cells
-        .iter()
-        .map(|cell| locate(img, t, cell, dark))
-        .collect();
+    let boxes = locate_all(img, t, &page.cells, dark);
     let clips: Vec<PxBox> = page
         .cells
         .iter()
@@ -392,6 +477,66 @@ pub fn read_cells(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tick drawn low on its box: little solid ink inside, a long stroke across the outline.
+    fn off_centre(score: f64, reach: f64) -> BoxInk {
+        let arm = boxink::Blob {
+            area_mm2: 3.0,
+            span_mm: 4.0,
+            thin_mm: 3.0,
+            inside_mm2: 0.8,
+            core_mm2: 1.8,
+        };
+        BoxInk {
+            score,
+            inside_reach: reach,
+            around: arm,
+            blobs: vec![arm],
+            ..BoxInk::default()
+        }
+    }
+
+    #[test]
+    fn a_solid_tick_drawn_low_on_its_box_is_marked_but_a_short_or_faint_one_is_looked_at() {
+        let th = MarkThresholds {
+            marginal: 0.02,
+            definite: 0.05,
+        };
+        assert_eq!(
+            classify(&off_centre(0.03, 3.0), 0.0, th, 3.0),
+            CellClass::Marked
+        );
+        // Reaching less than half a side in: maybe meant for a neighbour.
+        assert_eq!(
+            classify(&off_centre(0.03, 1.8), 0.0, th, 3.0),
+            CellClass::Marginal
+        );
+        // Hardly any solid ink inside (pencil, a pen running dry).
+        assert_eq!(
+            classify(&off_centre(0.01, 3.0), 0.0, th, 3.0),
+            CellClass::Marginal
+        );
+        // Not across the outline: a stroke inside only is judged by its score.
+        assert_eq!(
+            classify(&off_centre(0.03, 3.0), 0.0, th, 1.0),
+            CellClass::Marginal
+        );
+    }
+
+    #[test]
+    fn a_thin_straight_line_through_a_box_is_looked_at_never_counted() {
+        let th = MarkThresholds {
+            marginal: 0.02,
+            definite: 0.05,
+        };
+        let mut streak = off_centre(0.06, 5.0);
+        streak.around.span_mm = 7.0;
+        streak.around.thin_mm = 0.4;
+        assert_eq!(classify(&streak, 0.0, th, 3.0), CellClass::Marginal);
+        // The same ink as a tick's two arms is a mark.
+        streak.around.thin_mm = 3.0;
+        assert_eq!(classify(&streak, 0.0, th, 3.0), CellClass::Marked);
+    }
 
     #[test]
     fn dark_pixels_around_a_hole_match_the_table() {
