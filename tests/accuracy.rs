@@ -7,7 +7,9 @@
 //! `#[ignore]`d and run by `make accuracy`: ≥ 5,000 questions per profile, printing a table.
 
 use pingyi::scan::{scan, ScanOptions};
-use pingyi::simulate::{self, judge, Drawn, Intended, OutputFormat, Profile, Score, Verdict};
+use pingyi::simulate::{
+    self, judge_question, Bilevel, Drawn, Intended, OutputFormat, Profile, Scanner, Score, Verdict,
+};
 use pingyi::store::Store;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -15,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-/// One simulated stack: a form (and branch for 附2), how many sheets, seed, dpi, format.
+/// One simulated stack: a form (and branch for 附2), how many sheets, seed, dpi, format, and
+/// whether pages are 1-bit (G4 always is).
+#[derive(Clone, Copy)]
 struct Stack {
     form: &'static str,
     branch: Option<&'static str>,
@@ -23,6 +27,15 @@ struct Stack {
     seed: u64,
     dpi: u32,
     format: OutputFormat,
+    bilevel: Option<Bilevel>,
+}
+
+impl Stack {
+    /// 1-bit pages (a thresholded TIFF or flate PDF, as office scanners' text mode makes).
+    const fn one_bit(mut self) -> Self {
+        self.bilevel = Some(Bilevel::Threshold);
+        self
+    }
 }
 
 const fn stack(
@@ -40,6 +53,7 @@ const fn stack(
         seed,
         dpi,
         format,
+        bilevel: None,
     }
 }
 
@@ -57,6 +71,8 @@ struct Tally {
     scores: HashMap<Drawn, Vec<f32>>,
     /// One line per rejected page: file, index, reason.
     rejected: Vec<String>,
+    /// Flagged questions by what was drawn in their boxes ("Tick+Tick", "Pencil", "None"…).
+    flagged_by_drawn: std::collections::BTreeMap<String, usize>,
 }
 
 fn campaign_dir() -> (tempfile::TempDir, PathBuf) {
@@ -75,6 +91,11 @@ fn campaign_dir() -> (tempfile::TempDir, PathBuf) {
 
 /// Simulate every stack with `profile`, scan them into one batch, judge every question.
 fn measure(profile: Profile, stacks: &[Stack]) -> Tally {
+    measure_with(profile, None, stacks)
+}
+
+/// `measure` with another scanner than the profile's (to isolate one effect).
+fn measure_with(profile: Profile, scanner: Option<Scanner>, stacks: &[Stack]) -> Tally {
     let (_tmp, dir) = campaign_dir();
     let mut truths = Vec::new();
     let mut inputs = Vec::new();
@@ -83,9 +104,11 @@ fn measure(profile: Profile, stacks: &[Stack]) -> Tally {
         let mut o = simulate::SimulateOptions::new(s.form, &dir, s.sheets, &out);
         o.branch = s.branch.map(str::to_string);
         o.profile = profile;
+        o.scanner = scanner;
         o.seed = s.seed;
         o.dpi = s.dpi;
         o.format = s.format;
+        o.bilevel = s.bilevel;
         truths.push(simulate::run(&o).unwrap());
         inputs.push(out);
     }
@@ -106,24 +129,41 @@ fn measure(profile: Profile, stacks: &[Stack]) -> Tally {
         "files failed: {:?}",
         summary.files_failed
     );
-    judge_batch(&batch, &truths)
+    judge_batch(&batch, &truths, &inputs)
 }
 
-fn judge_batch(batch: &Path, truths: &[simulate::Truth]) -> Tally {
+/// Judge every question of `batch` against `truths` (simulated into `outs`, in order).
+fn judge_batch(batch: &Path, truths: &[simulate::Truth], outs: &[PathBuf]) -> Tally {
     let store = Store::open(batch).unwrap();
     let mut t = Tally::default();
     let wanted: HashMap<(&str, &str), &simulate::QuestionTruth> =
         truths.iter().flat_map(|x| x.questions()).collect();
+    // How each page was scanned, for the WRONG and REJECTED lines.
+    let scans: HashMap<(PathBuf, usize), &simulate::PageTruth> = truths
+        .iter()
+        .zip(outs)
+        .flat_map(|(x, out)| {
+            x.pages
+                .iter()
+                .map(move |p| ((out.join(&p.file), p.index), p))
+        })
+        .collect();
+    let facts = |file: &str, index: usize| {
+        scans
+            .get(&(PathBuf::from(file), index))
+            .map_or_else(|| "?".into(), |t| scan_facts(t))
+    };
     let mut seen = std::collections::HashSet::new();
     for id in store.page_ids().unwrap() {
         let p = store.load_page(id).unwrap();
         let r = &p.reading;
         if r.status == pingyi::read::outcome::PageStatus::Rejected {
             t.rejected.push(format!(
-                "{} {}: {}",
+                "{} {}: {}; scan: {}",
                 p.file,
                 p.index,
-                r.reason.as_deref().unwrap_or("?")
+                r.reason.as_deref().unwrap_or("?"),
+                facts(&p.file, p.index as usize)
             ));
         }
         let Some(code) = &r.code else { continue };
@@ -142,7 +182,7 @@ fn judge_batch(batch: &Path, truths: &[simulate::Truth]) -> Tally {
                     .map_or(Drawn::None, |x| x.drawn);
                 t.scores.entry(drawn).or_default().push(c.score);
             }
-            let v = judge(&truth.intended, q.state, q.option.as_deref());
+            let v = judge_question(truth, q.state, q.option.as_deref());
             t.score.add(v);
             if v == Verdict::Right {
                 continue;
@@ -161,7 +201,7 @@ fn judge_batch(batch: &Path, truths: &[simulate::Truth]) -> Tally {
                 })
                 .collect();
             let line = format!(
-                "{} p{} {} [{}] {}: read {:?} {:?}, meant {}; cells: {}",
+                "{} p{} {} [{}] {}: read {:?} {:?}, meant {}; cells: {}; scan: {}",
                 code.serial,
                 code.page,
                 q.question,
@@ -170,17 +210,53 @@ fn judge_batch(batch: &Path, truths: &[simulate::Truth]) -> Tally {
                 q.state,
                 q.option,
                 intended(&truth.intended),
-                scores.join(", ")
+                scores.join(", "),
+                facts(&p.file, p.index as usize)
             );
             if v == Verdict::Wrong {
                 t.wrong.push(line);
             } else {
+                let mut drawn: Vec<String> = truth
+                    .cells
+                    .iter()
+                    .filter(|c| c.drawn != Drawn::None)
+                    .map(|c| format!("{:?}", c.drawn))
+                    .collect();
+                drawn.sort();
+                let key = if drawn.is_empty() {
+                    "None".to_string()
+                } else {
+                    drawn.join("+")
+                };
+                *t.flagged_by_drawn.entry(key).or_default() += 1;
                 t.flagged.push(line);
             }
         }
     }
     t.unread = wanted.len() - seen.len();
     t
+}
+
+/// Skew, keystone, auto-crop and quarter turn of a page, in a few words.
+fn scan_facts(p: &simulate::PageTruth) -> String {
+    let crop = p.auto_crop.map_or_else(
+        || "page-sized".to_string(),
+        |c| {
+            format!(
+                "auto-cropped on {} {} (border mm {:.1}/{:.1}/{:.1}/{:.1})",
+                if c.background < 100 { "dark" } else { "light" },
+                c.background,
+                c.border_mm[0],
+                c.border_mm[1],
+                c.border_mm[2],
+                c.border_mm[3]
+            )
+        },
+    );
+    format!(
+        "skew {:.2}°, keystone {:.2} mm, turned {}°, {crop}",
+        p.skew_deg, p.keystone_mm, p.rotation
+    )
 }
 
 fn intended(i: &Intended) -> String {
@@ -230,6 +306,12 @@ fn spread(name: &str, t: &Tally) -> String {
 
 fn report(name: &str, t: &Tally, show_flags: bool) -> String {
     let mut s = spread(name, t);
+    let by: Vec<String> = t
+        .flagged_by_drawn
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let _ = writeln!(s, "{name:<8} flagged by what was drawn: {}", by.join(", "));
     for r in &t.rejected {
         let _ = writeln!(s, "REJECTED {name}: {r}");
     }
@@ -246,7 +328,10 @@ fn report(name: &str, t: &Tally, show_flags: bool) -> String {
 
 use OutputFormat::{PdfG4, PdfJpeg, Tiff};
 
-/// The CI slice: office at the usual 300 dpi JPEG plus a 200 dpi stack, and a hard stack.
+/// The CI slice: office at the usual 300 dpi JPEG plus a 200 dpi stack, and a hard stack. The
+/// office pages carry the field sample's effects at office rates (keystone ≤ 1 mm, 5 % on a
+/// dark background auto-cropped, light pencil, dots, straddles); the 200-dpi 1-bit stacks are
+/// `one_bit_200_dpi_office_never_a_wrong_count`, the hard stacks `hard_slice_…`.
 #[test]
 fn ci_slice_never_a_wrong_count() {
     let start = Instant::now();
@@ -260,13 +345,7 @@ fn ci_slice_never_a_wrong_count() {
     );
     let hard = measure(
         Profile::Hard,
-        &[
-            stack("member", Some("zhongxin2"), 6, 21, 200, PdfJpeg),
-            stack("window", None, 6, 22, 300, PdfJpeg),
-            // Seed 306 at 150 dpi: sheet 269EDAV3 has a scanner streak through the 不满意
-            // column that read as four confident 不满意 answers before streaks were found.
-            stack("window", None, 40, 306, 150, PdfJpeg),
-        ],
+        &[stack("member", Some("zhongxin2"), 6, 21, 200, PdfJpeg)],
     );
     eprintln!(
         "{}\n{}\n{}",
@@ -284,8 +363,6 @@ fn ci_slice_never_a_wrong_count() {
         "{}",
         report("office", &office, false)
     );
-    // Never a wrong count, in `hard` too (its slice includes the scanner-streak case,
-    // sheet 269EDAV3).
     assert_eq!(hard.score.wrong, 0, "{}", report("hard", &hard, false));
     assert_eq!(office.unread, 0);
     assert!(
@@ -295,22 +372,79 @@ fn ci_slice_never_a_wrong_count() {
     );
 }
 
+/// The CI slice's former hard stacks, with the field sample's effects in the simulator (skew up
+/// to 5° on auto-cropped pages, keystone, light pencil, dots, straddles). Seed 306 at 150 dpi
+/// also holds the scanner-streak case (sheet 269EDAV3: a streak through the 不满意 column once
+/// read as four confident answers).
+#[test]
+fn hard_slice_never_a_wrong_count() {
+    let hard = measure(
+        Profile::Hard,
+        &[
+            stack("window", None, 6, 22, 300, PdfJpeg),
+            stack("window", None, 40, 306, 150, PdfJpeg),
+        ],
+    );
+    eprintln!("{HEADER}\n{}", row("hard", &hard));
+    eprint!("{}", report("hard", &hard, false));
+    assert_eq!(hard.score.wrong, 0, "{}", report("hard", &hard, false));
+}
+
+/// The full table's stacks for one profile: every seed form, 附2 for every branch, 150–300
+/// dpi, JPEG, gray TIFF and G4.
+fn table_stacks(seed: u64) -> Vec<Stack> {
+    vec![
+        stack("member", Some("jiguan1"), 40, seed + 1, 300, PdfJpeg),
+        stack("member", Some("jiguan2"), 40, seed + 2, 200, PdfJpeg),
+        stack("member", Some("zhongxin1"), 40, seed + 3, 300, Tiff),
+        stack("member", Some("zhongxin2"), 40, seed + 4, 300, PdfG4),
+        stack("window", None, 60, seed + 5, 300, PdfJpeg),
+        stack("window", None, 40, seed + 6, 150, PdfJpeg),
+        stack("branch", None, 60, seed + 7, 300, PdfJpeg),
+    ]
+}
+
+/// 200-dpi 1-bit stacks (G4, and a thresholded TIFF), as the field sample's office scans.
+fn one_bit_stacks(seed: u64) -> Vec<Stack> {
+    vec![
+        stack("member", Some("jiguan1"), 30, seed + 8, 200, PdfG4),
+        stack("window", None, 30, seed + 9, 200, Tiff).one_bit(),
+    ]
+}
+
+/// The 200-dpi 1-bit stacks (G4 and a thresholded TIFF) at office level, as most of the field
+/// sample's office scans: no wrong count, at most 1 % of questions flagged.
+#[test]
+fn one_bit_200_dpi_office_never_a_wrong_count() {
+    let t = measure(Profile::Office, &one_bit_stacks(200));
+    eprintln!("{HEADER}\n{}", row("office", &t));
+    eprint!("{}", report("office", &t, true));
+    assert_eq!(t.score.wrong, 0, "{}", report("office", &t, false));
+    assert_eq!(t.unread, 0);
+    assert!(
+        t.score.flagged_rate() <= 0.01,
+        "office flagged {:.2} %",
+        t.score.flagged_rate() * 100.0
+    );
+}
+
+/// The same 1-bit stacks at hard level (5° turns, 2 mm keystone, light pencil and pens running
+/// dry, on 200-dpi black-and-white): a faint tick thresholded to a few pixels can still read as
+/// a confident blank (4 questions of 1,695 when last measured). The reader's known gap.
+#[test]
+#[ignore = "fails: faint marks on hard 1-bit 200-dpi pages; see the report"]
+fn one_bit_200_dpi_hard_never_a_wrong_count() {
+    let t = measure(Profile::Hard, &one_bit_stacks(300));
+    eprintln!("{HEADER}\n{}", row("hard", &t));
+    eprint!("{}", report("hard", &t, false));
+    assert_eq!(t.score.wrong, 0, "{}", report("hard", &t, false));
+}
+
 /// Every profile on ≥ 5,000 questions: all three seed forms, 附2 for every branch, several
 /// resolutions and formats. `make accuracy`.
 #[test]
 #[ignore = "about a minute and a half; run with `make accuracy`"]
 fn full_table() {
-    let stacks = |seed: u64| {
-        vec![
-            stack("member", Some("jiguan1"), 40, seed + 1, 300, PdfJpeg),
-            stack("member", Some("jiguan2"), 40, seed + 2, 200, PdfJpeg),
-            stack("member", Some("zhongxin1"), 40, seed + 3, 300, Tiff),
-            stack("member", Some("zhongxin2"), 40, seed + 4, 300, PdfG4),
-            stack("window", None, 60, seed + 5, 300, PdfJpeg),
-            stack("window", None, 40, seed + 6, 150, PdfJpeg),
-            stack("branch", None, 60, seed + 7, 300, PdfJpeg),
-        ]
-    };
     let mut lines = vec![HEADER.to_string()];
     let mut failures = String::new();
     for (profile, seed) in [
@@ -319,7 +453,7 @@ fn full_table() {
         (Profile::Hard, 300),
     ] {
         let start = Instant::now();
-        let t = measure(profile, &stacks(seed));
+        let t = measure(profile, &table_stacks(seed));
         eprint!("{}", report(profile.name(), &t, true));
         lines.push(format!(
             "{}   ({:.0} s)",
@@ -369,16 +503,72 @@ fn office_row() {
 }
 
 fn one_row(profile: Profile, seed: u64) {
-    let stacks = vec![
-        stack("member", Some("jiguan1"), 40, seed + 1, 300, PdfJpeg),
-        stack("member", Some("jiguan2"), 40, seed + 2, 200, PdfJpeg),
-        stack("member", Some("zhongxin1"), 40, seed + 3, 300, Tiff),
-        stack("member", Some("zhongxin2"), 40, seed + 4, 300, PdfG4),
-        stack("window", None, 60, seed + 5, 300, PdfJpeg),
-        stack("window", None, 40, seed + 6, 150, PdfJpeg),
-        stack("branch", None, 60, seed + 7, 300, PdfJpeg),
-    ];
-    let t = measure(profile, &stacks);
+    let t = measure(profile, &table_stacks(seed));
     eprint!("{}", report(profile.name(), &t, true));
     eprintln!("{HEADER}\n{}", row(profile.name(), &t));
+}
+
+/// The hard row's stacks with the hard profile's people and its scanner's new effects one at
+/// a time: which effect a wrong count or a rejected page comes from. `old 1-bit` is the hard
+/// scanner before the field sample (3° at most, a rectangle, page-sized, a plain threshold);
+/// `old` adds the 1-bit sensor noise and dust; the next three add skew up to 5°, keystone,
+/// auto-cropping on dark and light backgrounds; `hard` is all of them.
+#[test]
+#[ignore = "about ten minutes; isolates the hard scanner's effects"]
+fn hard_effects_one_at_a_time() {
+    let hard = Profile::Hard.scanner();
+    // The hard scanner before the field sample: 3° at most, a rectangle, page-sized.
+    let old = Scanner {
+        skew_deg: 3.0,
+        keystone_mm: 0.0,
+        auto_crop: 0.0,
+        dark_background: 0.0,
+        ..hard
+    };
+    let variants = [
+        (
+            "old 1-bit",
+            Scanner {
+                one_bit_noise: 0.0,
+                speckle: (0.0, 0.0),
+                ..old
+            },
+        ),
+        ("old", old),
+        (
+            "skew 5°",
+            Scanner {
+                skew_deg: 5.0,
+                ..old
+            },
+        ),
+        (
+            "keystone",
+            Scanner {
+                keystone_mm: hard.keystone_mm,
+                ..old
+            },
+        ),
+        (
+            "crop",
+            Scanner {
+                auto_crop: hard.auto_crop,
+                dark_background: hard.dark_background,
+                ..old
+            },
+        ),
+        ("hard", hard),
+    ];
+    let mut lines = vec![format!("variant   {HEADER}")];
+    for (name, scanner) in variants {
+        let stacks: Vec<Stack> = table_stacks(300)
+            .into_iter()
+            .chain(one_bit_stacks(300))
+            .collect();
+        let t = measure_with(Profile::Hard, Some(scanner), &stacks);
+        eprint!("{}", report(name, &t, false));
+        lines.push(format!("{name:<9} {}", row("hard", &t)));
+        eprintln!("{}", lines.last().unwrap());
+    }
+    println!("{}", lines.join("\n"));
 }
