@@ -44,6 +44,9 @@ pub const MIN_PROBES: usize = 6;
 /// the decoder's corners are good to about half a 0.7 mm module; a wrong square moves the
 /// code's predicted place by millimetres.
 pub const CODE_CHECK_MM: f64 = 1.5;
+/// Farther than this (mm) the code's centre rejects the page whatever the lines say: a code
+/// estimated this far off is no blur, and a fit that puts it there is suspect everywhere.
+pub const CODE_LIMIT_MM: f64 = 4.0;
 /// Below this offset (90th percentile, mm) the page is flat enough to read on its projective
 /// map alone: re-centring every box on its outline absorbs the rest.
 pub const WARP_FROM_MM: f64 = 0.3;
@@ -207,7 +210,12 @@ fn verify(
         let p = t.map(page.code.center());
         (p.0 - c.0).hypot(p.1 - c.1) / t.px_per_mm(page.code.center())
     });
-    if let Some(off_mm) = code_off_mm.filter(|&d| d > CODE_CHECK_MM) {
+    // The code's centre is one point, estimated from a small, often blurred code; the printed
+    // lines are dozens of points measured to a fraction of a millimetre. Where the lines can
+    // check the fit they decide, and a code off by more than they allow only rejects a page
+    // with no lines to check.
+    let code_far = code_off_mm.filter(|&d| d > CODE_CHECK_MM);
+    if let Some(off_mm) = code_far.filter(|&d| probes.len() < MIN_PROBES || d > CODE_LIMIT_MM) {
         return Err(AlignError::CodeMisplaced { off_mm });
     }
     if probes.len() < MIN_PROBES {

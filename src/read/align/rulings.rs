@@ -19,8 +19,6 @@ use crate::units::{PointMm, RectMm};
 /// Shortest printed line worth probing: tick-box outlines (5 mm) are left out; table rules
 /// and frames (≥ 15 mm) are in.
 const MIN_LINE_MM: f64 = 12.0;
-/// At most this many probes per page.
-const MAX_PROBES: usize = 32;
 /// Probes keep this far from a line's ends (frame corners, joints with other rules).
 const END_SKIP_MM: f64 = 3.0;
 /// Spacing of probes along a line: half a dozen per table rule and a few per column rule,
@@ -199,12 +197,6 @@ pub fn probes(page: &PageLayout) -> Vec<Probe> {
                 });
             }
         }
-    }
-    // Spread evenly over the lines found, at most [`MAX_PROBES`]: enough to check a fit and
-    // to see a curl, and the check's cost stays fixed however many rules a form prints.
-    if out.len() > MAX_PROBES {
-        let n = out.len();
-        out = (0..MAX_PROBES).map(|k| out[k * n / MAX_PROBES]).collect();
     }
     out
 }
