@@ -315,7 +315,7 @@ fn classify(ink: &BoxInk, stray: f64, th: MarkThresholds, thick_mm: f64) -> Cell
 /// From this many pixels per millimetre (≈ 230 dpi) on, a box's surroundings are binned 2 × 2
 /// before their ink is judged: a pencil line (≥ 0.3 mm) is still ≥ 1.7 pixels wide, and the
 /// judging costs a quarter.
-const BIN_FROM_PX_PER_MM: f64 = 99.0;
+const BIN_FROM_PX_PER_MM: f64 = 9.0;
 
 /// A box's surroundings cut out of the page: their own small image (binned 2 × 2 on fine
 /// scans), the box's geometry in it, and how far each pixel lies below the paper.
