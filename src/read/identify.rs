@@ -36,8 +36,14 @@ pub struct Found {
 /// How a crop is prepared for the QR decoder.
 #[derive(Clone, Copy, PartialEq)]
 enum Prep {
-    /// Box-averaged by this factor (1 = as scanned).
-    Scaled(u32),
+    /// Box-averaged by this factor, then split into black and white at the crop's Otsu
+    /// level: a scanner lights a code-sized crop evenly, and one level keeps the code's
+    /// 4-pixel modules whole where the decoder's own moving-window threshold (an eighth of
+    /// the crop wide) breaks them on a small crop: it found 6 % more codes in the near crop.
+    Global(u32),
+    /// Box-averaged by this factor (1 = as scanned), thresholded by the decoder's moving
+    /// window: for light that changes across the crop.
+    Adaptive(u32),
     /// Median 3×3 then Otsu: for 150 dpi and noisy scans.
     Cleaned,
 }
@@ -52,20 +58,18 @@ enum Reach {
 }
 
 /// Decode the page code from the corner where each rotation would put it: first near its
-/// printed place, downsampled (nearly every page ends there), then over the wide corner at
-/// full resolution and cleaned of noise.
+/// printed place, downsampled at one threshold (nearly every page ends there), then over the
+/// wide corner, then at full resolution with a moving threshold, then cleaned of noise.
 pub fn identify(img: &GrayImage) -> Result<Found, ReadError> {
     let (w, h) = img.dimensions();
     let s = f64::from(w.max(h)) / A4_LONG_MM;
     let factor = ((s * QR_MODULE_MM / QR_MODULE_PX).floor() as u32).max(1);
-    let mut tries = vec![
-        (Reach::Near, Prep::Scaled(factor)),
-        (Reach::Wide, Prep::Scaled(factor)),
+    let tries = [
+        (Reach::Near, Prep::Global(factor)),
+        (Reach::Wide, Prep::Global(factor)),
+        (Reach::Wide, Prep::Adaptive(1)),
+        (Reach::Wide, Prep::Cleaned),
     ];
-    if factor > 1 {
-        tries.push((Reach::Wide, Prep::Scaled(1)));
-    }
-    tries.push((Reach::Wide, Prep::Cleaned));
     let mut foreign = None;
     for (reach, prep) in tries {
         // Upright first, then upside down (the usual feeder mistakes), then sideways.
@@ -150,7 +154,7 @@ fn decode_crop(
     prep: Prep,
 ) -> Vec<(String, (f64, f64), u32)> {
     let (f, buf, bw, bh) = match prep {
-        Prep::Scaled(f) => {
+        Prep::Global(f) | Prep::Adaptive(f) => {
             let (bw, bh) = (cw / f, ch / f);
             let (raw, iw) = (img.as_raw(), img.width() as usize);
             let (fu, x0u, y0u) = (f as usize, x0 as usize, y0 as usize);
@@ -175,24 +179,23 @@ fn decode_crop(
         Prep::Cleaned => {
             let crop = image::imageops::crop_imm(img, x0, y0, cw, ch).to_image();
             let med = imageproc::filter::median_filter(&crop, 1, 1);
-            let mut hist = [0u32; 256];
-            for p in med.pixels() {
-                hist[p.0[0] as usize] += 1;
-            }
-            let level = levels::otsu(&hist).level;
-            let buf = med
-                .pixels()
-                .map(|p| if p.0[0] <= level { 0 } else { 255 })
-                .collect();
-            (1, buf, cw, ch)
+            (1, med.into_raw(), cw, ch)
         }
     };
     if bw == 0 || bh == 0 {
         return Vec::new();
     }
     let (bwu, bhu) = (bw as usize, bh as usize);
-    let mut prepared =
-        rqrr::PreparedImage::prepare_from_greyscale(bwu, bhu, |x, y| buf[y * bwu + x]);
+    let mut prepared = if let Prep::Adaptive(_) = prep {
+        rqrr::PreparedImage::prepare_from_greyscale(bwu, bhu, |x, y| buf[y * bwu + x])
+    } else {
+        let mut hist = [0u32; 256];
+        for &v in &buf {
+            hist[usize::from(v)] += 1;
+        }
+        let level = levels::otsu(&hist).level;
+        rqrr::PreparedImage::prepare_from_bitmap(bwu, bhu, |x, y| buf[y * bwu + x] <= level)
+    };
     let mut out = Vec::new();
     for grid in prepared.detect_grids() {
         let Ok((_, text)) = grid.decode() else {
