@@ -61,6 +61,10 @@ const fn stack(
 #[derive(Default)]
 struct Tally {
     score: Score,
+    /// The verdicts on clear questions only (meant as one clean mark, or none): the issue's
+    /// "clear questions sent to review" (the field sample's `flagged_clear`). The others were
+    /// drawn to be ambiguous, and a flag on them is the right reading.
+    clear: Score,
     /// Questions whose page never read (rejected or missing): a person sees the page anyway.
     unread: usize,
     /// One line per wrong question, for the failure message.
@@ -184,6 +188,9 @@ fn judge_batch(batch: &Path, truths: &[simulate::Truth], outs: &[PathBuf]) -> Ta
             }
             let v = judge_question(truth, q.state, q.option.as_deref());
             t.score.add(v);
+            if !matches!(truth.intended, Intended::Ambiguous { .. }) {
+                t.clear.add(v);
+            }
             if v == Verdict::Right {
                 continue;
             }
@@ -269,16 +276,17 @@ fn intended(i: &Intended) -> String {
 
 fn row(name: &str, t: &Tally) -> String {
     format!(
-        "{name:<8} {:>9} {:>6} {:>8} {:>8.2} % {:>7}",
+        "{name:<8} {:>9} {:>6} {:>8} {:>8.2} % {:>7} {:>9.2} %",
         t.score.total(),
         t.score.wrong,
         t.score.flagged,
         t.score.flagged_rate() * 100.0,
-        t.unread
+        t.unread,
+        t.clear.flagged_rate() * 100.0
     )
 }
 
-const HEADER: &str = "profile  questions  wrong  flagged  flagged %  unread";
+const HEADER: &str = "profile  questions  wrong  flagged  flagged %  unread  clear flagged";
 
 /// Score quantiles per drawn kind: where the thresholds sit between empty and marked.
 fn spread(name: &str, t: &Tally) -> String {
