@@ -196,8 +196,28 @@ fn decode_crop(
         let level = levels::otsu(&hist).level;
         rqrr::PreparedImage::prepare_from_bitmap(bwu, bhu, |x, y| buf[y * bwu + x] <= level)
     };
+    // Most codes decode on the perspective their finder patterns give; refining it (81
+    // fitness passes over the code) is only worth its cost when that fails. A decode is as
+    // sure either way: the code's own error correction accepts or refuses it.
+    let mut copy = prepared.clone();
+    let coarse = copy.detect_grids_coarse();
+    let found = !coarse.is_empty();
+    let out = decoded(coarse, (x0, y0), f);
+    if !out.is_empty() || !found {
+        return out;
+    }
+    decoded(prepared.detect_grids(), (x0, y0), f)
+}
+
+/// The texts of the grids that decode: (text, centre in scan pixels, clockwise rotation),
+/// for grids found in a crop at `(x0, y0)` downsampled by `f`.
+fn decoded<G: rqrr::BitGrid>(
+    grids: Vec<rqrr::Grid<G>>,
+    (x0, y0): (u32, u32),
+    f: u32,
+) -> Vec<(String, (f64, f64), u32)> {
     let mut out = Vec::new();
-    for grid in prepared.detect_grids() {
+    for grid in grids {
         let Ok((_, text)) = grid.decode() else {
             continue;
         };

@@ -232,12 +232,34 @@ where
     where
         S: Clone,
     {
+        self.detect_grids_refined(true)
+    }
+
+    /// Like [`Self::detect_grids`], but the grids' perspectives are left as the finder and
+    /// alignment patterns give them, not refined by fitting them to the timing patterns
+    /// (pingyi patch). Cheaper; a grid that fails to decode this way may decode refined.
+    pub fn detect_grids_coarse<'a>(
+        &'a mut self,
+    ) -> Vec<crate::Grid<crate::identify::grid::RefGridImage<'a, S>>>
+    where
+        S: Clone,
+    {
+        self.detect_grids_refined(false)
+    }
+
+    fn detect_grids_refined<'a>(
+        &'a mut self,
+        refine: bool,
+    ) -> Vec<crate::Grid<crate::identify::grid::RefGridImage<'a, S>>>
+    where
+        S: Clone,
+    {
         let mut res = Vec::new();
         let stones = crate::capstones_from_image(self);
         let groups = self.find_groupings(stones);
         let locations: Vec<_> = groups
             .into_iter()
-            .filter_map(|v| crate::SkewedGridLocation::from_group(self, v))
+            .filter_map(|v| crate::SkewedGridLocation::locate(self, v, refine))
             .collect();
         for grid_location in locations {
             let bounds = [

@@ -33,6 +33,7 @@ impl SkewedGridLocation {
     /// 4 corner.
     ///
     /// If no sufficient match could be produces, return `None` instead.
+    #[allow(dead_code)]
     pub fn from_group<S>(img: &mut PreparedImage<S>, group: CapStoneGroup) -> Option<Self>
     where
         S: ImageBuffer,
@@ -49,7 +50,11 @@ impl SkewedGridLocation {
         Self::locate(img, group, false).is_some()
     }
 
-    fn locate<S>(img: &mut PreparedImage<S>, mut group: CapStoneGroup, jiggle: bool) -> Option<Self>
+    pub(crate) fn locate<S>(
+        img: &mut PreparedImage<S>,
+        mut group: CapStoneGroup,
+        jiggle: bool,
+    ) -> Option<Self>
     where
         S: ImageBuffer,
     {
