@@ -32,7 +32,7 @@ use geometry::BoxOnScan;
 use image::GrayImage;
 use page_ink::PageInk;
 use paper::Dips;
-use recentre::DarkSums;
+use recentre::{DarkSums, TurnedBox};
 
 pub mod boxink;
 pub mod geometry;
@@ -191,6 +191,27 @@ fn locate(
     let b = (m.0 + base.0, m.1 + base.1, m.2 + base.0, m.3 + base.1);
     let r = mm(r_mm);
     let ring = mm(TICK_STROKE);
+    let turned = turned_box(t, cell, base);
+    // A turned box's outline strays out of an upright ring along its sides (at 5° by 5 px
+    // over a 300-dpi box) and a straight table rule can then outweigh it: beyond half the
+    // ring's width, search the ring in the box's own frame.
+    if turned.drift_px() * 2.0 > ring as f64 {
+        let (window, wb, to_image) = turned.window(img, r + 1);
+        let (ww, wh) = (i64::from(window.width()), i64::from(window.height()));
+        let sums = DarkSums::new(&window, 0, 0, ww, wh, dark);
+        let best = sums.darkest_ring(wb, r, ring);
+        let ring_area = area(wb) - area(grow(wb, -ring));
+        let shift = if i64::from(best.0) * 2 >= ring_area {
+            let (dx, dy) = (best.2 .0 as f64, best.2 .1 as f64);
+            (
+                base.0 + (to_image[0] * dx + to_image[1] * dy).round() as i64,
+                base.1 + (to_image[2] * dx + to_image[3] * dy).round() as i64,
+            )
+        } else {
+            base
+        };
+        return BoxOnScan::new(t, cell.tick, shift);
+    }
     let search = grow(b, r + 1);
     let sums = DarkSums::new(img, search.0, search.1, search.2, search.3, dark);
     let best = sums.darkest_ring(b, r, ring);
@@ -202,6 +223,20 @@ fn locate(
         base
     };
     BoxOnScan::new(t, cell.tick, shift)
+}
+
+/// The tick box of `cell` as the transform turns it on the scan, moved by `base` pixels.
+fn turned_box(t: &Transform, cell: &AnswerCell, base: (i64, i64)) -> TurnedBox {
+    let c = cell.tick.center();
+    let o = t.map(c);
+    let x = t.map(crate::units::PointMm::new(c.x + 1.0, c.y));
+    let y = t.map(crate::units::PointMm::new(c.x, c.y + 1.0));
+    TurnedBox {
+        centre: (o.0 + base.0 as f64, o.1 + base.1 as f64),
+        ex: (x.0 - o.0, x.1 - o.1),
+        ey: (y.0 - o.0, y.1 - o.1),
+        size_mm: (cell.tick.w, cell.tick.h),
+    }
 }
 
 /// Every box of a page located: each re-centred on its own outline, then checked against its

@@ -5,6 +5,74 @@
 use crate::read::px::{clamped, grow, PxBox};
 use image::GrayImage;
 
+/// A box turned on the scan, for the ring search in its own frame ([`TurnedBox::window`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TurnedBox {
+    /// Image point of the box's centre, pixels (continuous).
+    pub centre: (f64, f64),
+    /// Image pixels per millimetre along the box's own x and y axes (vectors).
+    pub ex: (f64, f64),
+    pub ey: (f64, f64),
+    /// The box's size, mm.
+    pub size_mm: (f64, f64),
+}
+
+impl TurnedBox {
+    /// How far (pixels) each side's line strays across an axis-aligned row or column over the
+    /// side's length: what an upright ring misses of the turned outline.
+    #[must_use]
+    pub fn drift_px(&self) -> f64 {
+        (self.ex.1 * self.size_mm.0)
+            .abs()
+            .max((self.ey.0 * self.size_mm.1).abs())
+    }
+
+    /// The image around the box resampled into the box's own frame (one window pixel ≈ one
+    /// image pixel, nearest neighbour; outside the image reads as paper), reaching `reach`
+    /// pixels beyond the box: (window, the box in it, map from window offsets to image
+    /// offsets).
+    #[must_use]
+    pub fn window(&self, img: &GrayImage, reach: i64) -> (GrayImage, PxBox, [f64; 4]) {
+        let norm = |v: (f64, f64)| {
+            let n = v.0.hypot(v.1).max(1e-9);
+            ((v.0 / n, v.1 / n), n)
+        };
+        let ((ux, uy), sx) = norm(self.ex);
+        let ((vx, vy), sy) = norm(self.ey);
+        let (bw, bh) = (
+            (self.size_mm.0 * sx).round().max(1.0) as i64,
+            (self.size_mm.1 * sy).round().max(1.0) as i64,
+        );
+        let (ww, wh) = (bw + 2 * reach, bh + 2 * reach);
+        let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
+        let raw = img.as_raw();
+        // Window pixel (i, j) has its centre (i + ½ − ww/2, j + ½ − wh/2) from the box's
+        // centre along the box's axes.
+        let (hw, hh) = (ww as f64 / 2.0, wh as f64 / 2.0);
+        let mut buf = Vec::with_capacity((ww * wh).max(0) as usize);
+        for j in 0..wh {
+            let b = j as f64 + 0.5 - hh;
+            for i in 0..ww {
+                let a = i as f64 + 0.5 - hw;
+                let x = (self.centre.0 + a * ux + b * vx).floor() as i64;
+                let y = (self.centre.1 + a * uy + b * vy).floor() as i64;
+                buf.push(if x >= 0 && y >= 0 && x < iw && y < ih {
+                    raw[(y * iw + x) as usize]
+                } else {
+                    u8::MAX
+                });
+            }
+        }
+        let window = GrayImage::from_raw(ww.max(0) as u32, wh.max(0) as u32, buf)
+            .unwrap_or_else(|| GrayImage::new(0, 0));
+        (
+            window,
+            (reach, reach, reach + bw, reach + bh),
+            [ux, vx, uy, vy],
+        )
+    }
+}
+
 /// Summed-area table of dark pixels over a window of the image.
 pub struct DarkSums {
     x0: i64,
@@ -120,6 +188,46 @@ impl DarkSums {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 5 mm box turned 5° (12 px/mm, 0.33 mm stroke) with a thick table rule 1 mm below
+    /// it, and the box's expected place 3 px right and 5 px up of where it is printed.
+    #[test]
+    fn a_turned_box_is_found_on_its_outline_not_on_the_rule_beside_it() {
+        let (s, angle) = (12.0f64, 5f64.to_radians());
+        let (cos, sin) = (angle.cos(), angle.sin());
+        let centre = (100.0, 100.0);
+        let img = GrayImage::from_fn(200, 200, |x, y| {
+            let (px, py) = (f64::from(x) + 0.5 - centre.0, f64::from(y) + 0.5 - centre.1);
+            // Box-frame coordinates of the pixel, mm.
+            let (a, b) = ((cos * px + sin * py) / s, (-sin * px + cos * py) / s);
+            let outline = a.abs().max(b.abs());
+            let on_outline = (2.17..=2.5).contains(&outline);
+            let on_rule = (3.5..=4.2).contains(&b);
+            image::Luma([if on_outline || on_rule { 30 } else { 230 }])
+        });
+        let turned = TurnedBox {
+            centre: (centre.0 + 3.0, centre.1 - 5.0),
+            ex: (cos * s, sin * s),
+            ey: (-sin * s, cos * s),
+            size_mm: (5.0, 5.0),
+        };
+        assert!(turned.drift_px() > 5.0, "{}", turned.drift_px());
+        let r = 18;
+        let (window, b, to_image) = turned.window(&img, r + 1);
+        let (ww, wh) = (i64::from(window.width()), i64::from(window.height()));
+        let (dark, _, (dx, dy)) = DarkSums::new(&window, 0, 0, ww, wh, 128).darkest_ring(b, r, 4);
+        let ring = crate::read::px::area(b) - crate::read::px::area(grow(b, -4));
+        assert!(i64::from(dark) * 10 >= ring * 9, "{dark} of {ring}");
+        let (x, y) = (dx as f64, dy as f64);
+        let shift = (
+            to_image[0] * x + to_image[1] * y,
+            to_image[2] * x + to_image[3] * y,
+        );
+        assert!(
+            (shift.0 + 3.0).abs() <= 1.0 && (shift.1 - 5.0).abs() <= 1.0,
+            "{shift:?}"
+        );
+    }
 
     #[test]
     fn the_ring_search_reads_the_table_like_count_does() {
