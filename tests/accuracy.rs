@@ -373,10 +373,11 @@ fn ci_slice_never_a_wrong_count() {
     );
     assert_eq!(hard.score.wrong, 0, "{}", report("hard", &hard, false));
     assert_eq!(office.unread, 0);
+    // The budget is on clear questions: flagging a deliberately ambiguous mark is right.
     assert!(
-        office.score.flagged_rate() <= 0.01,
-        "office flagged {:.2} %",
-        office.score.flagged_rate() * 100.0
+        office.clear.flagged_rate() <= 0.01,
+        "office: {:.2} % of clear questions flagged",
+        office.clear.flagged_rate() * 100.0
     );
 }
 
@@ -421,7 +422,7 @@ fn one_bit_stacks(seed: u64) -> Vec<Stack> {
 }
 
 /// The 200-dpi 1-bit stacks (G4 and a thresholded TIFF) at office level, as most of the field
-/// sample's office scans: no wrong count, at most 1 % of questions flagged.
+/// sample's office scans: no wrong count, at most 1 % of clear questions flagged.
 #[test]
 fn one_bit_200_dpi_office_never_a_wrong_count() {
     let t = measure(Profile::Office, &one_bit_stacks(200));
@@ -430,15 +431,16 @@ fn one_bit_200_dpi_office_never_a_wrong_count() {
     assert_eq!(t.score.wrong, 0, "{}", report("office", &t, false));
     assert_eq!(t.unread, 0);
     assert!(
-        t.score.flagged_rate() <= 0.01,
-        "office flagged {:.2} %",
-        t.score.flagged_rate() * 100.0
+        t.clear.flagged_rate() <= 0.01,
+        "office: {:.2} % of clear questions flagged",
+        t.clear.flagged_rate() * 100.0
     );
 }
 
 /// The same 1-bit stacks at hard level (5° turns, 2 mm keystone, light pencil and pens running
 /// dry, on 200-dpi black-and-white): a faint tick thresholded to a few pixels can still read as
-/// a confident blank (4 questions of 1,695 when last measured). The reader's known gap.
+/// a confident blank (2 questions of 1,754 when last measured: a tick drawn below its box that
+/// touches it for 0.5 mm, and a light stroke thresholded into two dots). The reader's known gap.
 #[test]
 #[ignore = "fails: faint marks on hard 1-bit 200-dpi pages; see the report"]
 fn one_bit_200_dpi_hard_never_a_wrong_count() {
@@ -481,12 +483,12 @@ fn full_table() {
             Profile::Hard => None,
         };
         if let Some(b) = budget {
-            if t.score.flagged_rate() > b {
+            if t.clear.flagged_rate() > b {
                 let _ = writeln!(
                     failures,
-                    "{}: flagged {:.2} % > {:.1} %",
+                    "{}: clear questions flagged {:.2} % > {:.1} %",
                     profile.name(),
-                    t.score.flagged_rate() * 100.0,
+                    t.clear.flagged_rate() * 100.0,
                     b * 100.0
                 );
             }
