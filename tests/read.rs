@@ -548,6 +548,44 @@ fn a_light_pencil_tick_is_never_a_confident_blank() {
     assert_eq!(state(&rd, &qs[1]).0, QuestionState::Answer);
 }
 
+/// A scanner streak runs straight down the image, so across a page turned 4.5° it crosses each
+/// box's own rows and columns: still the scanner's, not a pen's, when it is faint.
+#[test]
+fn a_faint_streak_down_a_turned_page_is_not_ink_in_the_boxes_it_crosses() {
+    let l = seed_layout("window");
+    let dpi = 300.0;
+    let mut img = render(&l, dpi);
+    let qs = first_questions(&l, 2);
+    tick(&mut img, cells(&l, &qs[1])[0].tick, dpi);
+    let mut img = imageproc::geometric_transformations::rotate_about_center(
+        &img,
+        4.5f32.to_radians(),
+        imageproc::geometric_transformations::Interpolation::Bilinear,
+        imageproc::geometric_transformations::Border::Constant(Luma([255])),
+    );
+    let (clean, _) = read_page(img.clone(), Some(dpi as f32), &ctx(&[&l]));
+    assert_eq!(state(&clean, &qs[0]).0, QuestionState::Blank);
+    // 3 px wide, 40 levels below the paper, 50 mm of it through the first question's last box
+    // (short of the page's length, so it is not taken for a streak of the whole page).
+    let last = &cells(&l, &qs[0])[3].option;
+    let b = clean
+        .cells
+        .iter()
+        .find(|c| c.question == qs[0] && &c.option == last)
+        .expect("the box was read");
+    let x = b.px[0] + b.px[2] / 2;
+    let half = (25.0 * px_per_mm(dpi)) as u32;
+    for y in b.px[1].saturating_sub(half)..(b.px[1] + half).min(img.height()) {
+        for dx in 0..3 {
+            let p = img.get_pixel_mut(x + dx, y);
+            p.0[0] = p.0[0].saturating_sub(40);
+        }
+    }
+    let (r, _) = read_page(img, Some(dpi as f32), &ctx(&[&l]));
+    assert_eq!(state(&r, &qs[0]).0, QuestionState::Blank, "{:?}", r.flags);
+    assert_eq!(state(&r, &qs[1]).0, QuestionState::Answer, "{:?}", r.flags);
+}
+
 #[test]
 fn a_folds_shadow_across_a_row_of_boxes_is_paper_not_ink() {
     let l = seed_layout("window");

@@ -216,6 +216,11 @@ pub fn measure(img: &GrayImage, b: &BoxOnScan, dips: &Dips, dark: u8, model: &Pa
     if n_marked as f64 >= 0.2 * w.min(h) as f64 {
         let n_bins = ((b.tick.w.max(b.tick.h) + 2.0 * model.ring_mm) * s).ceil() as usize + 2;
         let mut lines = Lines::new(n_bins);
+        // The same along the image's own rows and columns: a scanner streak runs straight in
+        // the image, not along a turned page's box (at 3° a box-grid row drifts off it by a
+        // pixel every 20).
+        let mut streaks = Lines::new(wu.max(hu));
+        let at = |rx: usize, ry: usize| (rx as i16, ry as i16);
         let last_bin = (n_bins - 1) as i32;
         // Truncation toward zero floors the non-negative values; anything below is bin 0.
         let bin = |t: f64| (((t + model.ring_mm) * s) as i32).clamp(0, last_bin) as i16;
@@ -230,24 +235,29 @@ pub fn measure(img: &GrayImage, b: &BoxOnScan, dips: &Dips, dark: u8, model: &Pa
                     let (band_out, band_in) = bands[usize::from(geo.px[k].side)];
                     bins[k] = (bin(f64::from(geo.px[k].u)), bin(f64::from(geo.px[k].v)));
                     if d >= band_in || d < band_out {
-                        lines.add(bins[k], dip >= geo.px[k].level, g <= dark);
+                        let (ink, solid) = (dip >= geo.px[k].level, g <= dark);
+                        lines.add(bins[k], ink, solid);
+                        streaks.add(at(rx, ry), ink, solid);
                     }
                 }
             }
         }
         lines.settle();
-        line = lines.dark_line();
+        streaks.settle();
+        line = lines.dark_line() || streaks.dark_line();
+        let px = |k: usize| at(k % wu, k / wu);
         if line {
             (n_in, n_dark) = (0, 0);
-            for (i, k) in inside.iter().zip(&bins) {
-                if *i != 0 && !lines.on_dark_line(*k) {
+            for (k, (i, b)) in inside.iter().zip(&bins).enumerate() {
+                if *i != 0 && !lines.on_dark_line(*b) && !streaks.on_dark_line(px(k)) {
                     n_in += 1;
                     n_dark += u32::from(*i == 3);
                 }
             }
         }
-        for (m, k) in mask.iter_mut().zip(&bins) {
-            if *m != 0 && (lines.on_line(*k) || lines.on_dark_line(*k)) {
+        for (k, (m, b)) in mask.iter_mut().zip(&bins).enumerate() {
+            let on = |l: &Lines, at| l.on_line(at) || l.on_dark_line(at);
+            if *m != 0 && (on(&lines, *b) || on(&streaks, px(k))) {
                 *m = 0;
             }
         }

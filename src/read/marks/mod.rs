@@ -285,11 +285,16 @@ fn locate_all(img: &GrayImage, t: &Transform, cells: &[AnswerCell], dark: u8) ->
 }
 
 /// The table cell of `cell` inside its rules, inset by `inset_mm`, in pixels.
-fn cell_px(t: &Transform, cell: &AnswerCell, s: f64, inset_mm: f64) -> PxBox {
-    grow(
+fn cell_px(t: &Transform, cell: &AnswerCell, b: &BoxOnScan, inset_mm: f64) -> PxBox {
+    let c = grow(
         inscribed_px_box(t, cell.cell),
-        -(inset_mm * s).round().max(1.0) as i64,
-    )
+        -(inset_mm * b.px_per_mm).round().max(1.0) as i64,
+    );
+    // The table's rules sit where the box was found, not only where the fit put it: on a
+    // keystoned page the fit can be a millimetre off at the table's edge, and the box's own
+    // re-centring measured by how much.
+    let (dx, dy) = b.shift;
+    (c.0 + dx, c.1 + dy, c.2 + dx, c.3 + dy)
 }
 
 /// The most ink a clean printed outline carries per position on this page: the 90th
@@ -437,7 +442,7 @@ pub fn read_cells(
         .cells
         .iter()
         .zip(&boxes)
-        .map(|(cell, b)| cell_px(t, cell, b.px_per_mm, CELL_RULE_MARGIN_MM))
+        .map(|(cell, b)| cell_px(t, cell, b, CELL_RULE_MARGIN_MM))
         .collect();
     // Each box's surroundings, cut out (binned at high resolution) and measured below the
     // paper once: the page's model and the box's own measure both read them.
@@ -479,7 +484,7 @@ pub fn read_cells(
     for ((cell, b), ink) in page.cells.iter().zip(&boxes).zip(&inks) {
         let inside_area = area(ink.inside).max(1) as f64;
         // Stray ink: the table cell minus its rules, minus the box and its ring.
-        let c = cell_px(t, cell, b.px_per_mm, CELL_RULE_MARGIN_MM);
+        let c = cell_px(t, cell, b, CELL_RULE_MARGIN_MM);
         let keep_out = grow(b.found, (STRAY_GAP_MM * b.px_per_mm).round() as i64);
         let ko = (
             keep_out.0.max(c.0),
