@@ -15,6 +15,9 @@ const STREAK_DROP: u32 = 15;
 const ALONG: usize = 3;
 /// Sample every this many pixels along the streak direction (a streak is long; 1 in 6 is plenty).
 const STEP: usize = 6;
+/// In the end bands, where every line across is sampled, 1 in 12 (≥ 5 samples per band at
+/// 150 dpi): a streak shows in every one of them, noise in few.
+const END_STEP: usize = 12;
 /// Share of samples over the whole image length that must show the line: crossings with
 /// printed rules, text and ticks hide it locally; a printed vertical rule spans ≤ 80 % of a
 /// page (the corner squares' margin and the header lie outside every table).
@@ -82,11 +85,10 @@ fn lines(img: &GrayImage, side: usize, vertical: bool) -> Vec<Streak> {
     };
     let band = (along as f64 * END_BAND) as usize;
     let starts: Vec<usize> = (0..along - ALONG).step_by(STEP).collect();
+    let end_starts = || (0..along - ALONG).step_by(END_STEP);
     let ends: [Vec<usize>; 2] = [
-        starts.iter().copied().filter(|&l| l < band).collect(),
-        starts
-            .iter()
-            .copied()
+        end_starts().filter(|&l| l < band).collect(),
+        end_starts()
             .filter(|&l| l >= band && l + ALONG > along - band)
             .collect(),
     ];
