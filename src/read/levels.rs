@@ -96,8 +96,10 @@ pub fn otsu(hist: &[u32; 256]) -> Otsu {
 /// (scanner noise on blank paper splits into two classes a few levels apart).
 pub const PAGE_MIN_CONTRAST: f64 = 64.0;
 
-/// Subsampling step for the page histogram: 1 pixel in 16 is plenty for a threshold.
-const PAGE_SAMPLE_STEP: u32 = 4;
+/// Subsampling step for the page histogram, each way: 1 pixel in 64 still samples 136,000
+/// pixels of an A4 page at 300 dpi (34,000 at 150), far more than a threshold and a 0.3 %
+/// blank-page share need, and reads an eighth of the page's rows.
+const PAGE_SAMPLE_STEP: u32 = 8;
 
 /// The page's ink threshold and how much of it is ink, from a subsampled histogram.
 #[must_use]
