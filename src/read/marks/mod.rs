@@ -451,11 +451,11 @@ pub fn read_cells(
         .zip(&clips)
         .map(|(b, clip)| Patch::cut(img, b, *clip))
         .collect();
-    let (geometry, dips): (Vec<BoxOnScan>, Vec<Option<Dips>>) = patches
+    let (geometry, dips): (Vec<BoxOnScan>, Vec<Option<&Dips>>) = patches
         .iter()
         .zip(&boxes)
         .map(|(p, b)| match p {
-            Some(p) => (p.b, Some(p.dips.clone())),
+            Some(p) => (p.b, Some(&p.dips)),
             None => (*b, None),
         })
         .unzip();

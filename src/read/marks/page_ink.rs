@@ -171,7 +171,7 @@ impl PageInk {
 
     /// Measure the page from its boxes (`clips`: each box's table cell clear of its rules).
     #[must_use]
-    pub fn measure(boxes: &[BoxOnScan], dips: &[Option<Dips>], page: &Otsu) -> Self {
+    pub fn measure(boxes: &[BoxOnScan], dips: &[Option<&Dips>], page: &Otsu) -> Self {
         let s = boxes.first().map_or(1.0, |b| b.px_per_mm);
         let fixed = Self::fixed(page, s);
         if boxes.len() < MIN_BOXES {
