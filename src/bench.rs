@@ -843,7 +843,7 @@ impl BenchReport {
         let mut out = vec![
             (
                 format!(
-                    "full read ≥ {} × decode-only ({read_ratio:.2})",
+                    "full read ≥ {} × decode-only ({read_ratio:.3})",
                     target::READ_VS_DECODE
                 ),
                 read_ratio >= target::READ_VS_DECODE,
@@ -932,7 +932,7 @@ impl BenchReport {
         let f = &self.full;
         let _ = writeln!(
             s,
-            "| {} (same pages; faster of two passes) | {} | {:.1} | {:.1} pages/s | {} | {} | {:.2} × decode-only rate |",
+            "| {} (same pages; faster of two passes) | {} | {:.1} | {:.1} pages/s | {} | {} | {:.3} × decode-only rate |",
             ROWS[1],
             f.pages,
             f.seconds,
