@@ -16,10 +16,11 @@ use std::collections::BTreeMap;
 pub const MARK_SIZE: f64 = 6.0;
 /// Distance of the marks from the paper edge: inside every office printer's unprintable margin.
 pub const MARK_INSET: f64 = 8.0;
-/// Left/right margin of the content.
-const MARGIN_X: f64 = 20.0;
+/// Left/right margin of the content: nothing but the marks is printed nearer the edge (the
+/// reader looks for folds there).
+pub const MARGIN_X: f64 = 20.0;
 /// Top of the content, below the top marks.
-const CONTENT_TOP: f64 = 18.0;
+pub const CONTENT_TOP: f64 = 18.0;
 /// Side of the QR code's box. A version-4 code (33 modules + 2-module quiet zone each side)
 /// gets 0.7 mm modules: ≥ 4 px at 150 dpi.
 pub const CODE_SIZE: f64 = 26.0;

@@ -619,3 +619,42 @@ fn a_folds_shadow_across_a_row_of_boxes_is_paper_not_ink() {
         )
     );
 }
+
+#[test]
+fn a_folds_thin_crease_through_a_row_of_boxes_is_the_papers_and_a_tick_it_crosses_still_reads() {
+    let l = seed_layout("window");
+    let dpi = 200.0;
+    let mut img = render(&l, dpi);
+    let qs = first_questions(&l, 2);
+    let s = px_per_mm(dpi);
+    // As returned sheets show it: a crease 0.3 mm wide, 20 levels below its shadow, which
+    // ramps 15 levels deep over 7 mm on one side; edge to edge across the sheet, through the
+    // middle of the first question's boxes and, 0.4° off the print's axis, the tick below.
+    let first = cells(&l, &qs[0])[0].tick.center();
+    let (x0, y0) = (first.x * s, first.y * s);
+    let slope = 0.4f64.to_radians().tan();
+    for y in 0..img.height() {
+        for x in 0..img.width() {
+            let d = (f64::from(y) - y0 - (f64::from(x) - x0) * slope) / s;
+            let shadow = if (-7.0..0.0).contains(&d) {
+                15.0 * (1.0 + d / 7.0)
+            } else {
+                0.0
+            };
+            let crease = 20.0 * (-(d / 0.15) * (d / 0.15)).exp();
+            let p = img.get_pixel_mut(x, y);
+            p.0[0] = (f64::from(p.0[0]) - shadow - crease).max(0.0) as u8;
+        }
+    }
+    tick(&mut img, cells(&l, &qs[1])[2].tick, dpi);
+    let (r, _) = read_page(img, Some(dpi as f32), &ctx(&[&l]));
+    assert_eq!(state(&r, &qs[0]).0, QuestionState::Blank, "{:?}", r.flags);
+    assert!(r.flags.is_empty(), "{:?}", r.flags);
+    assert_eq!(
+        state(&r, &qs[1]),
+        (
+            QuestionState::Answer,
+            Some(cells(&l, &qs[1])[2].option.clone())
+        )
+    );
+}

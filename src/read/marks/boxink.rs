@@ -8,6 +8,7 @@
 //! is then taken as blobs (8-connected, across the outline too): their size and reach tell a
 //! pen stroke from a speck, whatever the scanner.
 
+use super::folds::{Crease, FOLD_HALF_MM};
 use super::geometry::BoxOnScan;
 use super::page_ink::{PageInk, RING_MM};
 use super::paper::Dips;
@@ -65,6 +66,9 @@ pub struct BoxInk {
     /// to ring (a streak or a fold's crease, or a line ruled through; never a tick, whose
     /// strokes end at the box).
     pub line: bool,
+    /// Ink lay wholly on a fold's crease and was left out, while faint ink off the crease
+    /// fills more than a faint stroke's area inside: what the crease hid is for a person.
+    pub crease_hid: bool,
     /// Ink across the printed outline, position by position along each of its four sides
     /// (one pixel per position, corners left out): darkness below the paper summed within
     /// [`ACROSS_MM`] of the stroke. Compared with the page's clean outlines by [`thickened_mm`].
@@ -136,7 +140,14 @@ pub fn region(img: &GrayImage, b: &BoxOnScan, clip: PxBox) -> Option<PxBox> {
 /// Measure the box `b` from its region's dips (see [`region`]): `dark` is the page's ink
 /// level, `model` what clean paper and outline look like on this page.
 #[must_use]
-pub fn measure(img: &GrayImage, b: &BoxOnScan, dips: &Dips, dark: u8, model: &PageInk) -> BoxInk {
+pub fn measure(
+    img: &GrayImage,
+    b: &BoxOnScan,
+    dips: &Dips,
+    dark: u8,
+    model: &PageInk,
+    folds: &[Crease],
+) -> BoxInk {
     let iw = i64::from(img.width());
     let region = dips.region;
     let (w, h) = (region.2 - region.0, region.3 - region.1);
@@ -157,16 +168,30 @@ pub fn measure(img: &GrayImage, b: &BoxOnScan, dips: &Dips, dark: u8, model: &Pa
     let stroke_mid = crate::layout::TICK_STROKE / 2.0;
     let (across_lo, across_hi) = (stroke_mid - ACROSS_MM, stroke_mid + ACROSS_MM);
     let (mut n_in, mut n_dark, mut n_faint, mut n_marked) = (0u32, 0u32, 0u32, 0usize);
+    let mut n_faint_off = 0u32;
     let (mut ix0, mut iy0, mut ix1, mut iy1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
     let ring = -model.ring_mm as f32;
     let (across_lo, across_hi) = (across_lo as f32, across_hi as f32);
     let (corner, side_len) = (CORNER_MM as f32, [b.tick.w as f32, b.tick.h as f32]);
+    // Pixels on a fold's crease, with the darkest the crease's own ink is there (0 off it):
+    // ink wholly on it and no darker is the paper's (see `blobs`).
+    let crease_half = FOLD_HALF_MM * s;
+    let mut creased = vec![0i16; if folds.is_empty() { 0 } else { wu * hu }];
     for (ry, y) in (region.1..region.3).enumerate() {
         let at = ry * wu;
         for (rx, (&g, &dip)) in row(y).iter().zip(dips.row(ry)).enumerate() {
             let k = at + rx;
             let d = geo.px[k].d;
             let side = usize::from(geo.px[k].side);
+            if !folds.is_empty() {
+                let (x, y) = ((region.0 + rx as i64) as f64, y as f64);
+                creased[k] = folds
+                    .iter()
+                    .filter(|f| f.distance(x, y) <= crease_half)
+                    .map(Crease::own_ink_max)
+                    .max()
+                    .unwrap_or(0);
+            }
             let ink = d >= ring && dip >= geo.px[k].level;
             let (band_out, band_in) = bands[side];
             if d >= across_lo && d <= across_hi {
@@ -200,6 +225,7 @@ pub fn measure(img: &GrayImage, b: &BoxOnScan, dips: &Dips, dark: u8, model: &Pa
                 (ix0, iy0, ix1, iy1) = (ix0.min(x), iy0.min(y), ix1.max(x), iy1.max(y));
                 if ink {
                     n_faint += 1;
+                    n_faint_off += u32::from(creased.is_empty() || creased[k] == 0);
                     mask[k] = 1;
                 }
             }
@@ -262,7 +288,10 @@ pub fn measure(img: &GrayImage, b: &BoxOnScan, dips: &Dips, dark: u8, model: &Pa
             }
         }
     }
-    let (blobs, around, inside_reach) = blobs(&mut mask, &dips.values, wu, hu, b.px_per_mm);
+    let (blobs, around, inside_reach, dropped) =
+        blobs(&mut mask, &dips.values, &creased, wu, hu, b.px_per_mm);
+    let crease_hid =
+        dropped && f64::from(n_faint_off) / (s * s) >= crate::read::marks::FAINT_STROKE_MM2;
     BoxInk {
         score: if n_in > 0 {
             f64::from(n_dark) / f64::from(n_in)
@@ -283,6 +312,7 @@ pub fn measure(img: &GrayImage, b: &BoxOnScan, dips: &Dips, dark: u8, model: &Pa
             (0, 0, 0, 0)
         },
         line,
+        crease_hid,
         outline: outline.map(|side| {
             // Only the positions along the side (between the corners) were filled.
             let from = (CORNER_MM * s).ceil() as usize;
@@ -536,15 +566,19 @@ fn side_bands(b: &BoxOnScan, dips: &Dips, geo: &Geo, model: &PageInk) -> [(f32, 
 }
 
 /// The 8-connected blobs of the mask (1 inside the box, 2 elsewhere), largest first, clearing
-/// the mask (pixels on straight lines are 0 already); and all of them but lone noise taken
-/// together.
+/// the mask (pixels on straight lines are 0 already); all of them but lone noise taken
+/// together; and whether any blob more than noise lay wholly on a fold's crease, no darker
+/// than the crease's own ink (`creased`: that darkest per pixel, 0 off it; empty when no fold
+/// crosses), and was left out.
 fn blobs(
     mask: &mut [u8],
     dips: &[i16],
+    creased: &[i16],
     w: usize,
     h: usize,
     px_per_mm: f64,
-) -> (Vec<Blob>, Blob, f64) {
+) -> (Vec<Blob>, Blob, f64, bool) {
+    let mut dropped = false;
     // (pixels, inside pixels, x0, y0, x1, y1, core pixels)
     let mut found: Vec<(usize, usize, usize, usize, usize, usize, usize)> = Vec::new();
     let mut stack = Vec::new();
@@ -585,6 +619,12 @@ fn blobs(
                     stack.push(j);
                 }
             }
+        }
+        // Ink lying wholly on a fold's crease is the crease; a stroke across it reaches out of
+        // it and is kept whole.
+        if !creased.is_empty() && members.iter().all(|&i| dips[i] <= creased[i]) {
+            dropped |= members.len() >= NOISE_PX;
+            continue;
         }
         let peak = members.iter().map(|&i| dips[i]).max().unwrap_or(0);
         let core = members.iter().filter(|&&i| 2 * dips[i] >= peak).count();
@@ -633,7 +673,7 @@ fn blobs(
         .collect();
     out.sort_by(|a, b| b.area_mm2.total_cmp(&a.area_mm2));
     out.truncate(MAX_BLOBS);
-    (out, around, inside_reach)
+    (out, around, inside_reach, dropped)
 }
 
 #[cfg(test)]
@@ -658,7 +698,7 @@ mod tests {
         // A diagonal pixel joins in 8-connectivity.
         mask[25 * w + 13] = 1;
         let dips = vec![50i16; w * h];
-        let (b, around, reach) = blobs(&mut mask, &dips, w, h, 10.0);
+        let (b, around, reach, _) = blobs(&mut mask, &dips, &[], w, h, 10.0);
         assert!((reach - 2.1).abs() < 1e-9, "{reach}");
         assert_eq!(b.len(), 2);
         // Together: both areas, the reach from the stroke's top to the speck's bottom.
@@ -668,5 +708,35 @@ mod tests {
         assert!((b[0].inside_mm2 - 0.31).abs() < 1e-9, "{b:?}");
         assert!((b[1].area_mm2 - 0.04).abs() < 1e-9 && b[1].inside_mm2 == 0.0);
         assert!(mask.iter().all(|&m| m == 0));
+    }
+
+    #[test]
+    fn ink_on_a_folds_crease_no_darker_than_it_is_dropped_a_stroke_across_or_a_dot_on_it_kept() {
+        // 10 px/mm; the crease: rows 18..22 (the strip around a fold at row 20).
+        let (w, h) = (40usize, 40usize);
+        let creased: Vec<i16> = (0..w * h)
+            .map(|i| if (18..22).contains(&(i / w)) { 42 } else { 0 })
+            .collect();
+        let mut mask = vec![0u8; w * h];
+        // The crease's own ink, broken: two runs along it.
+        for x in (2..14).chain(20..26) {
+            mask[20 * w + x] = 1;
+        }
+        // A faint stroke crossing it, from row 10 to row 30 at column 32.
+        for y in 10..30 {
+            mask[y * w + 32] = 1;
+        }
+        let mut dips = vec![30i16; w * h];
+        // A pen dot on the crease, darker than the crease can be: kept.
+        for x in 16..18 {
+            mask[20 * w + x] = 1;
+            mask[19 * w + x] = 1;
+            dips[20 * w + x] = 90;
+        }
+        let (b, _, reach, dropped) = blobs(&mut mask, &dips, &creased, w, h, 10.0);
+        assert!(dropped);
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert!((b[0].span_mm - 2.0).abs() < 1e-9, "{b:?}");
+        assert!((reach - 2.0).abs() < 1e-9, "{reach}");
     }
 }

@@ -17,6 +17,10 @@
 //!   ([`VISIBLE_DOT_MM2`]), a stroke in the ring just outside the outline, ink elsewhere in
 //!   the table cell ([`STRAY_MIN_SHARE`]), a straight line through the box (fold, streak).
 //!   Light pencil lands here: far darker than the page's clean boxes, far lighter than ink.
+//! - **Folds**: a sheet folded for its envelope shows a thin crease from edge to edge, found
+//!   in the page's blank margins and followed across it ([`folds`]). Ink lying wholly on the
+//!   crease and no darker than it is the paper's; a stroke across it or darker on it is kept,
+//!   and a box whose faint ink the crease may hide goes to a person.
 //! - **Empty** only when the box and its surroundings hold nothing beyond the page's noise.
 //! - **Filled boxes** are Marked like a tick: a fill is the clearest intent there is. Two marks
 //!   in a question (a correction by ticking another box) surface as an Overvote for a person.
@@ -28,6 +32,7 @@ use super::transform::Transform;
 use crate::form::MarkThresholds;
 use crate::layout::{AnswerCell, PageLayout, TICK_STROKE};
 use boxink::BoxInk;
+use folds::{Crease, Fold};
 use geometry::BoxOnScan;
 use image::GrayImage;
 use page_ink::PageInk;
@@ -35,6 +40,7 @@ use paper::Dips;
 use recentre::{DarkSums, TurnedBox};
 
 pub mod boxink;
+pub mod folds;
 pub mod geometry;
 pub mod page_ink;
 pub mod paper;
@@ -420,6 +426,31 @@ impl Patch {
         })
     }
 
+    /// The folds that cross this patch, as straight lines in its own pixels.
+    fn creases(&self, folds: &[Fold]) -> Vec<Crease> {
+        let (f, r) = (self.factor as f64, self.region);
+        let (w, h) = (
+            f64::from(self.image.width()),
+            f64::from(self.image.height()),
+        );
+        // The patch's middle and reach (its half-diagonal and a millimetre), page pixels.
+        let mid = (r.0 as f64 + w * f / 2.0, r.1 as f64 + h * f / 2.0);
+        let reach = w.hypot(h) * f / 2.0 + self.b.px_per_mm * f;
+        folds
+            .iter()
+            .filter_map(|g| g.near(mid.0, mid.1, reach))
+            .map(|c| Crease {
+                // A page pixel's index as a patch pixel's (the middle of the `f × f` binned).
+                at: (
+                    (c.at.0 - r.0 as f64 - (f - 1.0) / 2.0) / f,
+                    (c.at.1 - r.1 as f64 - (f - 1.0) / 2.0) / f,
+                ),
+                dir: c.dir,
+                depth: c.depth,
+            })
+            .collect()
+    }
+
     /// A patch pixel box as the page's pixels.
     fn to_image(&self, p: PxBox) -> PxBox {
         let (f, r) = (self.factor, self.region);
@@ -460,11 +491,17 @@ pub fn read_cells(
         })
         .unzip();
     let model = PageInk::measure(&geometry, &dips, ink);
+    let folds = if page.cells.is_empty() {
+        Vec::new()
+    } else {
+        folds::find(img, page, t, dark)
+    };
     let inks: Vec<BoxInk> = patches
         .iter()
         .map(|p| {
             p.as_ref().map_or_else(BoxInk::default, |p| {
-                let mut ink = boxink::measure(&p.image, &p.b, &p.dips, dark, &model);
+                let creases = p.creases(&folds);
+                let mut ink = boxink::measure(&p.image, &p.b, &p.dips, dark, &model, &creases);
                 ink.inside = p.to_image(ink.inside);
                 ink
             })
@@ -500,7 +537,7 @@ pub fn read_cells(
         let mut class = classify(ink, stray, th, thick_mm);
         // A streak or crease through a box is not a vote, and may hide one: unless what is
         // left besides it is a mark, a person looks.
-        if ink.line && class == CellClass::Empty {
+        if (ink.line || ink.crease_hid) && class == CellClass::Empty {
             class = CellClass::Marginal;
         }
         // Dirt on the scanner glass darkens every box it crosses, ticked or not.
