@@ -116,7 +116,8 @@ impl Profile {
                 jpeg_quality: (70, 85),
                 upside_down: 0.03,
                 sideways: 0.05,
-                fold: 0.05,
+                // Half the field sample's sheets came back folded for their envelopes.
+                fold: 0.3,
                 streak: 0.0,
                 blank_backs: 0.05,
                 // One page in ten auto-cropped, half of those on a dark background: 5 %.
