@@ -151,9 +151,12 @@ fn lines(img: &GrayImage, side: usize, vertical: bool) -> Vec<Streak> {
         .filter(|&a| share(end_hits[0][a], ends[0].len()) && share(end_hits[1][a], ends[1].len()));
     let mut out: Vec<Streak> = Vec::new();
     for a in candidates {
+        // Along the length one side is enough: a streak running a millimetre beside a column
+        // of printed box outlines has print on that side for a quarter of its length. The end
+        // bands above (both sides, where nothing is printed) already tell it from print.
         let hits = starts
             .iter()
-            .filter(|&&l| darker(sum(a - side, l), sum(a, l), sum(a + side, l)))
+            .filter(|&&l| darker_than_one(sum(a - side, l), sum(a, l), sum(a + side, l)))
             .count();
         if (hits as f64) < starts.len() as f64 * MIN_SPAN {
             continue;
@@ -174,6 +177,11 @@ fn lines(img: &GrayImage, side: usize, vertical: bool) -> Vec<Streak> {
 /// Whether a sample (a sum of [`ALONG`] pixels) is a streak's darker than the paper on both sides.
 fn darker(left: u32, mid: u32, right: u32) -> bool {
     mid + STREAK_DROP * ALONG as u32 <= left.min(right)
+}
+
+/// Whether a sample is darker than the paper on at least one side (the other may be print).
+fn darker_than_one(left: u32, mid: u32, right: u32) -> bool {
+    mid + STREAK_DROP * ALONG as u32 <= left.max(right)
 }
 
 #[cfg(test)]
@@ -204,6 +212,40 @@ mod tests {
         assert!(s[0].vertical && s[0].from <= 300 && s[0].to >= 302);
         assert!(s[0].crosses((290, 10, 310, 20)));
         assert!(!s[0].crosses((310, 10, 330, 20)));
+    }
+
+    #[test]
+    fn a_streak_beside_a_column_of_printed_boxes_is_found() {
+        let mut img = paper();
+        for y in 0..800 {
+            for x in 300..302 {
+                img.put_pixel(x, y, image::Luma([120]));
+            }
+        }
+        // A box outline 5 px left of the streak every 40 px for 30 px (the satisfied column
+        // of a form), over most of the page's length but not its end bands: on that side the
+        // streak is no darker than the print for 40 % of its length.
+        for y in 60..740 {
+            if y % 40 < 30 {
+                for x in 294..297 {
+                    img.put_pixel(x, y, image::Luma([20]));
+                }
+            }
+        }
+        let s = find(&img, 11.8);
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert!(s[0].vertical && s[0].from <= 300 && s[0].to >= 302, "{s:?}");
+    }
+
+    #[test]
+    fn a_dark_scanner_background_beside_the_page_is_not_a_streak() {
+        let mut img = paper();
+        for y in 0..800 {
+            for x in 0..40 {
+                img.put_pixel(x, y, image::Luma([30]));
+            }
+        }
+        assert!(find(&img, 11.8).is_empty());
     }
 
     #[test]
