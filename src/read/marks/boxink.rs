@@ -56,6 +56,9 @@ pub struct BoxInk {
     /// How far the pieces of ink reaching into the box span together (mm): a tick crossing the
     /// outline two or three times is cut into pieces, each short, that a dot never spans.
     pub inside_reach: f64,
+    /// The same down to pieces of a few pixels: a light stroke that a 1-bit threshold broke
+    /// into dots. Only ever sends a box to a person (see `classify`), never makes a mark.
+    pub pieces_reach: f64,
     /// All the blobs but lone noise taken together: a stroke crossing the outline is cut in two
     /// by it, a tick whose point lies on the outline shows only its arms, but their ink and
     /// reach add up.
@@ -288,10 +291,9 @@ pub fn measure(
             }
         }
     }
-    let (blobs, around, inside_reach, dropped) =
-        blobs(&mut mask, &dips.values, &creased, wu, hu, b.px_per_mm);
+    let found = blobs(&mut mask, &dips.values, &creased, wu, hu, b.px_per_mm);
     let crease_hid =
-        dropped && f64::from(n_faint_off) / (s * s) >= crate::read::marks::FAINT_STROKE_MM2;
+        found.dropped && f64::from(n_faint_off) / (s * s) >= crate::read::marks::FAINT_STROKE_MM2;
     BoxInk {
         score: if n_in > 0 {
             f64::from(n_dark) / f64::from(n_in)
@@ -303,9 +305,10 @@ pub fn measure(
         } else {
             0.0
         },
-        blobs,
-        around,
-        inside_reach,
+        blobs: found.blobs,
+        around: found.around,
+        inside_reach: found.inside_reach,
+        pieces_reach: found.pieces_reach,
         inside: if n_in > 0 {
             (ix0, iy0, ix1 + 1, iy1 + 1)
         } else {
@@ -565,6 +568,16 @@ fn side_bands(b: &BoxOnScan, dips: &Dips, geo: &Geo, model: &PageInk) -> [(f32, 
     })
 }
 
+/// What [`blobs`] found in a box's mask (see the fields of [`BoxInk`] of the same names).
+struct Blobs {
+    blobs: Vec<Blob>,
+    around: Blob,
+    inside_reach: f64,
+    pieces_reach: f64,
+    /// Ink lying wholly on a fold's crease was left out.
+    dropped: bool,
+}
+
 /// The 8-connected blobs of the mask (1 inside the box, 2 elsewhere), largest first, clearing
 /// the mask (pixels on straight lines are 0 already); all of them but lone noise taken
 /// together; and whether any blob more than noise lay wholly on a fold's crease, no darker
@@ -577,7 +590,7 @@ fn blobs(
     w: usize,
     h: usize,
     px_per_mm: f64,
-) -> (Vec<Blob>, Blob, f64, bool) {
+) -> Blobs {
     let mut dropped = false;
     // (pixels, inside pixels, x0, y0, x1, y1, core pixels)
     let mut found: Vec<(usize, usize, usize, usize, usize, usize, usize)> = Vec::new();
@@ -655,25 +668,35 @@ fn blobs(
             kept.iter().map(|m| m.6).sum(),
         )
     };
-    // The pieces reaching into the box, each more than a speck, together.
-    let piece = (PIECE_MM2 * px2).ceil() as usize;
-    let pieces: Vec<_> = found.iter().filter(|f| f.1 > 0 && f.0 >= piece).collect();
-    let inside_reach = if pieces.is_empty() {
-        0.0
-    } else {
+    // How far the pieces reaching into the box, each of at least `least` pixels, span
+    // together.
+    let reach = |least: usize| {
+        let pieces: Vec<_> = found.iter().filter(|f| f.1 > 0 && f.0 >= least).collect();
+        if pieces.is_empty() {
+            return 0.0;
+        }
         let x0 = pieces.iter().map(|m| m.2).min().unwrap_or(0);
         let y0 = pieces.iter().map(|m| m.3).min().unwrap_or(0);
         let x1 = pieces.iter().map(|m| m.4).max().unwrap_or(0);
         let y1 = pieces.iter().map(|m| m.5).max().unwrap_or(0);
         ((x1 - x0).max(y1 - y0) + 1) as f64 / px_per_mm
     };
+    // A stroke's pieces are each more than a speck; a stroke thresholded into dots is not.
+    let inside_reach = reach((PIECE_MM2 * px2).ceil() as usize);
+    let pieces_reach = reach(NOISE_PX);
     let mut out: Vec<Blob> = found
         .iter()
         .map(|&(n, i, x0, y0, x1, y1, c)| blob(n, i, x0, y0, x1, y1, c))
         .collect();
     out.sort_by(|a, b| b.area_mm2.total_cmp(&a.area_mm2));
     out.truncate(MAX_BLOBS);
-    (out, around, inside_reach, dropped)
+    Blobs {
+        blobs: out,
+        around,
+        inside_reach,
+        pieces_reach,
+        dropped,
+    }
 }
 
 #[cfg(test)]
@@ -698,7 +721,8 @@ mod tests {
         // A diagonal pixel joins in 8-connectivity.
         mask[25 * w + 13] = 1;
         let dips = vec![50i16; w * h];
-        let (b, around, reach, _) = blobs(&mut mask, &dips, &[], w, h, 10.0);
+        let found = blobs(&mut mask, &dips, &[], w, h, 10.0);
+        let (b, around, reach) = (found.blobs, found.around, found.inside_reach);
         assert!((reach - 2.1).abs() < 1e-9, "{reach}");
         assert_eq!(b.len(), 2);
         // Together: both areas, the reach from the stroke's top to the speck's bottom.
@@ -733,8 +757,9 @@ mod tests {
             mask[19 * w + x] = 1;
             dips[20 * w + x] = 90;
         }
-        let (b, _, reach, dropped) = blobs(&mut mask, &dips, &creased, w, h, 10.0);
-        assert!(dropped);
+        let found = blobs(&mut mask, &dips, &creased, w, h, 10.0);
+        let (b, reach) = (found.blobs, found.inside_reach);
+        assert!(found.dropped);
         assert_eq!(b.len(), 2, "{b:?}");
         assert!((b[0].span_mm - 2.0).abs() < 1e-9, "{b:?}");
         assert!((reach - 2.0).abs() < 1e-9, "{reach}");

@@ -350,14 +350,20 @@ fn classify(ink: &BoxInk, stray: f64, th: MarkThresholds, thick_mm: f64) -> Cell
         (b.inside_mm2 > 0.0 && b.span_mm >= FAINT_STROKE_SPAN_MM && b.area_mm2 >= FAINT_STROKE_MM2)
             || (b.inside_mm2 > 0.0 && b.core_mm2 >= DOT_CORE_MM2)
     });
-    // …or one broken into pieces (a light stroke thresholded or JPEG-smoothed apart) that
-    // reach as far together and hold as much ink inside.
+    // …or one broken into pieces (a light stroke thresholded or JPEG-smoothed apart, down to
+    // dots of a few pixels on a 1-bit scan) that reach as far together and hold as much ink
+    // inside.
     let inside_mm2: f64 = ink.blobs.iter().map(|b| b.inside_mm2).sum();
-    let pieces = ink.inside_reach >= FAINT_STROKE_SPAN_MM && inside_mm2 >= FAINT_STROKE_MM2;
-    // …or a stroke on and around it: across its outline, or beside it.
+    let pieces = ink.pieces_reach >= FAINT_STROKE_SPAN_MM && inside_mm2 >= FAINT_STROKE_MM2;
+    // …or a stroke on and around it: across its outline, or beside it…
     let near = (a.span_mm >= RING_STROKE_SPAN_MM && a.area_mm2 >= RING_STROKE_MIN_MM2)
         || a.area_mm2 >= RING_STROKE_AREA_MM2;
-    let visible = faint || pieces || near || streak_like;
+    // …or a shorter one that thickens the outline where it meets it: a tick's arm crossing
+    // near a corner (the corners are left out of the outline measure) or clipped by the table
+    // rule beside the box. A speck never both touches the outline and reaches as far.
+    let touching =
+        thick_mm > 0.0 && a.area_mm2 >= RING_STROKE_MIN_MM2 && a.span_mm >= FAINT_STROKE_SPAN_MM;
+    let visible = faint || pieces || near || streak_like || touching;
     if ink.score >= th.marginal || visible || thick_mm >= THICKENED_MM || stray >= STRAY_MIN_SHARE {
         CellClass::Marginal
     } else {
@@ -625,6 +631,7 @@ mod tests {
         let pieces = BoxInk {
             score: 0.01,
             inside_reach: 1.9,
+            pieces_reach: 1.9,
             blobs: vec![piece, piece],
             ..BoxInk::default()
         };
@@ -633,6 +640,7 @@ mod tests {
         let speck = BoxInk {
             score: 0.005,
             inside_reach: 0.7,
+            pieces_reach: 0.7,
             blobs: vec![piece],
             ..BoxInk::default()
         };
@@ -643,6 +651,40 @@ mod tests {
             CellClass::Marginal
         );
         assert_eq!(classify(&BoxInk::default(), 0.0, th, 0.3), CellClass::Empty);
+        // A light stroke a 1-bit threshold left as two dots of a few pixels, 2.3 mm apart.
+        let dot = |mm2: f64| boxink::Blob {
+            area_mm2: mm2,
+            span_mm: 0.45,
+            thin_mm: 0.3,
+            inside_mm2: mm2,
+            core_mm2: mm2,
+        };
+        let dots = BoxInk {
+            score: 0.016,
+            inside_reach: 0.4,
+            pieces_reach: 2.3,
+            blobs: vec![dot(0.12), dot(0.08)],
+            ..BoxInk::default()
+        };
+        assert_eq!(classify(&dots, 0.0, th, 0.0), CellClass::Marginal);
+        // A tick's arm outside the box that meets its outline near a corner: short, but it
+        // thickens the outline where it meets it; the same blob apart from the outline is a
+        // speck.
+        let arm = boxink::Blob {
+            area_mm2: 1.07,
+            span_mm: 1.67,
+            thin_mm: 1.0,
+            inside_mm2: 0.0,
+            core_mm2: 0.6,
+        };
+        let beside = BoxInk {
+            score: 0.006,
+            around: arm,
+            blobs: vec![arm],
+            ..BoxInk::default()
+        };
+        assert_eq!(classify(&beside, 0.0, th, 0.51), CellClass::Marginal);
+        assert_eq!(classify(&beside, 0.0, th, 0.0), CellClass::Empty);
     }
 
     #[test]
