@@ -192,19 +192,24 @@ mod tests {
         GrayImage::from_pixel(600, 800, image::Luma([230]))
     }
 
+    /// Darkens columns `xs` down the whole page to `level`.
+    fn streak(img: &mut GrayImage, xs: std::ops::Range<u32>, level: u8) {
+        for y in 0..img.height() {
+            for x in xs.clone() {
+                img.put_pixel(x, y, image::Luma([level]));
+            }
+        }
+    }
+
     #[test]
     fn a_faint_streak_the_length_of_the_page_is_found() {
         let mut img = paper();
-        for y in 0..800 {
-            for x in 300..302 {
-                img.put_pixel(x, y, image::Luma([190]));
-            }
-            // A printed rule across the streak hides it locally (it stops short of the
-            // margins, as printed rules do).
-            if (400..404).contains(&y) {
-                for x in 60..540 {
-                    img.put_pixel(x, y, image::Luma([30]));
-                }
+        streak(&mut img, 300..302, 190);
+        // A printed rule across the streak hides it locally (it stops short of the margins,
+        // as printed rules do).
+        for y in 400..404 {
+            for x in 60..540 {
+                img.put_pixel(x, y, image::Luma([30]));
             }
         }
         let s = find(&img, 11.8);
@@ -217,11 +222,7 @@ mod tests {
     #[test]
     fn a_streak_beside_a_column_of_printed_boxes_is_found() {
         let mut img = paper();
-        for y in 0..800 {
-            for x in 300..302 {
-                img.put_pixel(x, y, image::Luma([120]));
-            }
-        }
+        streak(&mut img, 300..302, 120);
         // A box outline 5 px left of the streak every 40 px for 30 px (the satisfied column
         // of a form), over most of the page's length but not its end bands: on that side the
         // streak is no darker than the print for 40 % of its length.
@@ -240,11 +241,7 @@ mod tests {
     #[test]
     fn a_dark_scanner_background_beside_the_page_is_not_a_streak() {
         let mut img = paper();
-        for y in 0..800 {
-            for x in 0..40 {
-                img.put_pixel(x, y, image::Luma([30]));
-            }
-        }
+        streak(&mut img, 0..40, 30);
         assert!(find(&img, 11.8).is_empty());
     }
 
