@@ -25,6 +25,9 @@ const WARP_REACH_MM: f64 = 15.0;
 /// holds its full size among the probes (one probe a reach away still carries 92 %).
 const WARP_PRIOR: f64 = 0.05;
 
+/// One offset measured on a printed line: where (layout point) and how far (mm).
+pub type Offset = (PointMm, f64);
+
 /// A smooth local correction in layout millimetres: where the page's printed lines showed it
 /// lies off its projective map (a sheet curled on the glass, a fold). Each measured offset
 /// pulls its surroundings, weighted by a Gaussian of the distance; far from any measurement
@@ -41,6 +44,12 @@ impl Warp {
     #[must_use]
     pub fn new(along_x: Vec<(PointMm, f64)>, along_y: Vec<(PointMm, f64)>) -> Self {
         Self { along_x, along_y }
+    }
+
+    /// The measured offsets: along x (on vertical lines) and along y (on horizontal lines).
+    #[must_use]
+    pub fn offsets(&self) -> (&[Offset], &[Offset]) {
+        (&self.along_x, &self.along_y)
     }
 
     #[must_use]
@@ -238,6 +247,70 @@ pub fn fit_affine(pairs: &[(PointMm, (f64, f64))]) -> Option<[f64; 6]> {
     ])
 }
 
+/// Fewest offsets in each direction for [`fit_correction`]: its eight unknowns need both
+/// directions spread over the page.
+const CORRECTION_MIN_EACH: usize = 4;
+
+/// The projective correction of layout space that best explains offsets measured on the
+/// printed lines (`along_x` on vertical lines, `along_y` on horizontal ones; see [`Warp`]): a
+/// page whose squares were misjudged (one cut by the scan's edge, one joined by a streak) or
+/// that three squares fit only affinely (a keystone) is off by a smooth projective error that
+/// the lines show everywhere. As a 3×3 matrix to apply before the page's own (row-major).
+///
+/// Least squares on the first-order model dx = a0 x + a1 y + a2 − x (g x + h y),
+/// dy = a3 x + a4 y + a5 − y (g x + h y) (offsets of a few millimetres over a page: the
+/// second-order terms are well under a micrometre).
+#[must_use]
+pub fn fit_correction(along_x: &[(PointMm, f64)], along_y: &[(PointMm, f64)]) -> Option<[f64; 9]> {
+    if along_x.len() < CORRECTION_MIN_EACH || along_y.len() < CORRECTION_MIN_EACH {
+        return None;
+    }
+    // Layout millimetres scaled to about unit size keep the normal equations well conditioned.
+    let ks = 0.01;
+    let mut ata = vec![0.0; 64];
+    let mut atb = vec![0.0; 8];
+    let rows = along_x
+        .iter()
+        .map(|(p, d)| {
+            let (x, y) = (p.x * ks, p.y * ks);
+            ([x, y, 1.0, 0.0, 0.0, 0.0, -x * x, -x * y], d * ks)
+        })
+        .chain(along_y.iter().map(|(p, d)| {
+            let (x, y) = (p.x * ks, p.y * ks);
+            ([0.0, 0.0, 0.0, x, y, 1.0, -y * x, -y * y], d * ks)
+        }));
+    for (r, b) in rows {
+        for i in 0..8 {
+            for j in 0..8 {
+                ata[i * 8 + j] += r[i] * r[j];
+            }
+            atb[i] += r[i] * b;
+        }
+    }
+    let u = solve(ata, atb)?;
+    // Back to millimetres: offsets and positions were both scaled by `ks`.
+    Some([
+        1.0 + u[0],
+        u[1],
+        u[2] / ks,
+        u[3],
+        1.0 + u[4],
+        u[5] / ks,
+        u[6] * ks,
+        u[7] * ks,
+        1.0,
+    ])
+}
+
+/// The product `a · b` of two row-major 3×3 matrices.
+#[must_use]
+pub fn compose(a: &[f64; 9], b: &[f64; 9]) -> [f64; 9] {
+    std::array::from_fn(|k| {
+        let (i, j) = (k / 3, k % 3);
+        (0..3).map(|n| a[i * 3 + n] * b[n * 3 + j]).sum()
+    })
+}
+
 /// The homography through exactly four pairs (none three on a line).
 pub fn fit_homography(pairs: &[(PointMm, (f64, f64))]) -> Option<[f64; 9]> {
     if pairs.len() != 4 {
@@ -319,6 +392,40 @@ mod tests {
                 "{m:?} vs {q:?}"
             );
         }
+    }
+
+    /// Offsets that a keystone and a 0.5 % stretch leave on the printed lines of a fit through
+    /// misjudged squares are explained by one projective correction: applied, the lines land.
+    #[test]
+    fn a_projective_correction_explains_the_lines_offsets() {
+        // The true map: layout → layout', a slight keystone, stretch and shift.
+        let truth = [1.005, 0.002, -1.2, -0.001, 0.998, 0.8, 2e-5, -1e-5, 1.0];
+        let apply = |m: &[f64; 9], p: PointMm| {
+            let w = m[6] * p.x + m[7] * p.y + m[8];
+            (
+                (m[0] * p.x + m[1] * p.y + m[2]) / w,
+                (m[3] * p.x + m[4] * p.y + m[5]) / w,
+            )
+        };
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        for i in 0..6 {
+            for j in 0..8 {
+                let p = PointMm::new(20.0 + 34.0 * f64::from(i), 20.0 + 36.0 * f64::from(j));
+                let q = apply(&truth, p);
+                xs.push((p, q.0 - p.x));
+                ys.push((p, q.1 - p.y));
+            }
+        }
+        let c = fit_correction(&xs, &ys).unwrap();
+        for (p, _) in &xs {
+            let (a, b) = (apply(&c, *p), apply(&truth, *p));
+            assert!((a.0 - b.0).hypot(a.1 - b.1) < 0.01, "{p:?}: {a:?} vs {b:?}");
+        }
+        // Too few lines one way: no correction is guessed.
+        assert!(fit_correction(&xs, &ys[..3]).is_none());
+        // Composing with the identity changes nothing.
+        let id = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        assert_eq!(compose(&truth, &id), truth);
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub mod squares;
 #[cfg(test)]
 pub mod testpage;
 
-use super::transform::{fit_affine, fit_homography, Transform, Warp};
+use super::transform::{compose, fit_affine, fit_correction, fit_homography, Transform, Warp};
 use crate::layout::PageLayout;
 use crate::units::{PointMm, SizeMm};
 use image::GrayImage;
@@ -158,10 +158,27 @@ pub fn align(
         Some(Transform::from_matrix(m, img.width(), img.height()))
     };
     let check = |t: &Transform| verify(img, page, t, &probes, code_centre, contrast);
+    // A fit the lines find off by a smooth, page-wide error (a square misjudged, a keystone
+    // that three squares fit only affinely) is corrected by the projective map the lines'
+    // offsets describe, kept when the lines then lie closer; only what that leaves is
+    // corrected locally.
+    let refine = |t: Transform, v: Verdict| -> (Transform, Verdict) {
+        let (xs, ys) = v.warp.offsets();
+        let better = fit_correction(xs, ys).and_then(|c| {
+            let t2 = Transform::from_matrix(compose(&t.matrix(), &c), img.width(), img.height());
+            let v2 = check(&t2).ok()?;
+            (v2.offset_mm < v.offset_mm).then_some((t2, v2))
+        });
+        better.unwrap_or((t, v))
+    };
+    let done = |t: Transform, v: Verdict, left_out: Option<usize>| {
+        let (t, v) = refine(t, v);
+        done(t, v, found, left_out)
+    };
     let t = fit(&pairs).ok_or(AlignError::Degenerate)?;
     let first = check(&t);
     if first.as_ref().is_ok_and(|v| v.warp.is_empty()) || pairs.len() < 4 {
-        return first.map(|v| done(t, v, found, None));
+        return first.map(|v| done(t, v, None));
     }
     // A misread square (ink on it, a shadow, a punched hole) bends every fit through it: with
     // four, each three alone are tried too, and the fit the printed lines agree with best
@@ -176,9 +193,9 @@ pub fn align(
         .chain(first.as_ref().ok().map(|v| (None, t.clone(), v.clone())))
         .min_by(|a, b| offset(&a.2).total_cmp(&offset(&b.2)));
     match (best, first) {
-        (Some((k, t, v)), _) => Ok(done(t, v, found, k)),
+        (Some((k, t, v)), _) => Ok(done(t, v, k)),
         (None, Err(e)) => Err(e),
-        (None, Ok(v)) => Ok(done(t, v, found, None)),
+        (None, Ok(v)) => Ok(done(t, v, None)),
     }
 }
 
