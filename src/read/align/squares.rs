@@ -152,51 +152,131 @@ fn find_mark(img: &GrayImage, centre: (f64, f64), scale: f64, search_mm: f64) ->
     if o.light_mean - o.dark_mean < MIN_CONTRAST {
         return Look::Nothing;
     }
-    // 1 = dark and unvisited, 0 = paper or visited.
+    // 1 = dark, 0 = paper.
     let mut bits: Vec<u8> = Vec::with_capacity(ww * wh);
     for row in rows() {
         bits.extend(row.iter().map(|&p| u8::from(p <= o.level)));
     }
+    let window = Window {
+        origin: (x0, y0),
+        size: (ww, wh),
+        cut: (x0 > 0, y0 > 0, x1 < img.width(), y1 < img.height()),
+        centre,
+        half,
+    };
     let side = MARK_SIZE * scale;
-    let want_area = side * side;
-    let (cx, cy) = (centre.0 - f64::from(x0), centre.1 - f64::from(y0));
-    let mut best: Option<(f64, (f64, f64))> = None;
-    let mut saw_clipped = false;
-    let mut stack = Vec::new();
-    for start in 0..bits.len() {
-        if bits[start] == 0 {
-            continue;
+    let look = window.look(&mut bits.clone(), side, 0);
+    if look != Look::Nothing {
+        return look;
+    }
+    // A scanner streak or a ruled line touching the square joins it into one blob that is no
+    // square: worn away by a thin line's width on every side, the line is gone and the square's
+    // core is left, centred where the square is.
+    let wear = ((STREAK_WEAR_MM * scale).round() as usize).max(1);
+    erode(&mut bits, ww, wh, wear);
+    window.look(&mut bits, side - 2.0 * wear as f64, wear)
+}
+
+/// How far (mm) the squares are worn away on every side when a first look found none: more
+/// than half a scanner streak's or a ruled line's width (≤ 1 mm), well under half a square.
+const STREAK_WEAR_MM: f64 = 0.6;
+
+/// A search window of the image: where it lies and where the square is expected in it.
+struct Window {
+    origin: (u32, u32),
+    size: (usize, usize),
+    /// Whether the window's left, top, right and bottom sides lie inside the image (cut it).
+    cut: (bool, bool, bool, bool),
+    centre: (f64, f64),
+    half: f64,
+}
+
+impl Window {
+    /// The solid square of `side` pixels nearest the expected centre among `bits` (1 = dark;
+    /// cleared as they are visited); `worn` pixels were worn off every side of it.
+    fn look(&self, bits: &mut [u8], side: f64, worn: usize) -> Look {
+        let (ww, wh) = self.size;
+        let (x0, y0) = (f64::from(self.origin.0), f64::from(self.origin.1));
+        let (cx, cy) = (self.centre.0 - x0, self.centre.1 - y0);
+        let want_area = side * side;
+        let mut best: Option<(f64, (f64, f64))> = None;
+        let mut saw_clipped = false;
+        let mut stack = Vec::new();
+        for start in 0..bits.len() {
+            if bits[start] == 0 {
+                continue;
+            }
+            let b = flood(bits, ww, wh, start, &mut stack, |_, _| {});
+            let (bw, bh) = ((b.x1 - b.x0 + 1) as f64, (b.y1 - b.y0 + 1) as f64);
+            let fill = b.area as f64 / (bw * bh);
+            let square = bw.min(bh) / bw.max(bh);
+            // Sizes compare as the square was printed, before any wear.
+            let grown = 2.0 * worn as f64;
+            let printed = side + grown;
+            let ok_side =
+                |v: f64| v + grown >= printed * SIDE_RANGE.0 && v + grown <= printed * SIDE_RANGE.1;
+            // A blob running into a side of the window that lies inside the image was cut by
+            // the window itself: its centroid would be off by up to a tenth of a side. The
+            // wider look (or the other squares) finds it whole.
+            let (l, t, r, btm) = self.cut;
+            let clipped = (b.x0 <= worn && l)
+                || (b.y0 <= worn && t)
+                || (b.x1 + 1 + worn >= ww && r)
+                || (b.y1 + 1 + worn >= wh && btm);
+            if fill < MIN_FILL || square < MIN_SQUARENESS || !ok_side(bw) || !ok_side(bh) {
+                continue;
+            }
+            if clipped {
+                saw_clipped = true;
+                continue;
+            }
+            let (mx, my) = (b.sx / b.area as f64 + 0.5, b.sy / b.area as f64 + 0.5);
+            // Prefer the right area, then nearness to the prediction.
+            let cost =
+                (b.area as f64 / want_area - 1.0).abs() + (mx - cx).hypot(my - cy) / self.half;
+            if best.is_none_or(|(c, _)| cost < c) {
+                best = Some((cost, (mx + x0, my + y0)));
+            }
         }
-        let b = flood(&mut bits, ww, wh, start, &mut stack, |_, _| {});
-        let (bw, bh) = ((b.x1 - b.x0 + 1) as f64, (b.y1 - b.y0 + 1) as f64);
-        let fill = b.area as f64 / (bw * bh);
-        let square = bw.min(bh) / bw.max(bh);
-        let ok_side = |v: f64| v >= side * SIDE_RANGE.0 && v <= side * SIDE_RANGE.1;
-        // A blob running into a side of the window that lies inside the image was cut by
-        // the window itself: its centroid would be off by up to a tenth of a side. The wider
-        // look (or the other squares) finds it whole.
-        let clipped = (b.x0 == 0 && x0 > 0)
-            || (b.y0 == 0 && y0 > 0)
-            || (b.x1 + 1 == ww && x1 < img.width())
-            || (b.y1 + 1 == wh && y1 < img.height());
-        if fill < MIN_FILL || square < MIN_SQUARENESS || !ok_side(bw) || !ok_side(bh) {
-            continue;
-        }
-        if clipped {
-            saw_clipped = true;
-            continue;
-        }
-        let (mx, my) = (b.sx / b.area as f64 + 0.5, b.sy / b.area as f64 + 0.5);
-        // Prefer the right area, then nearness to the prediction.
-        let cost = (b.area as f64 / want_area - 1.0).abs() + (mx - cx).hypot(my - cy) / half;
-        if best.is_none_or(|(c, _)| cost < c) {
-            best = Some((cost, (mx + f64::from(x0), my + f64::from(y0))));
+        match best {
+            Some((_, p)) => Look::Found(p),
+            None if saw_clipped => Look::Clipped,
+            None => Look::Nothing,
         }
     }
-    match best {
-        Some((_, p)) => Look::Found(p),
-        None if saw_clipped => Look::Clipped,
-        None => Look::Nothing,
+}
+
+/// Wear `r` pixels off every side of the dark regions of `bits` (an erosion by a square of
+/// side `2r + 1`, one direction at a time): lines thinner than `2r + 1` pixels vanish.
+fn erode(bits: &mut [u8], w: usize, h: usize, r: usize) {
+    let mut tmp = vec![0u8; bits.len()];
+    // Along rows: a pixel stays dark only if every pixel within `r` of it in its row is.
+    for y in 0..h {
+        let row = &bits[y * w..(y + 1) * w];
+        let mut run = 0usize;
+        // Length of the dark run ending at each pixel, then kept where the run reaches `r`
+        // beyond it on both sides.
+        let mut ends = vec![0usize; w];
+        for (x, &v) in row.iter().enumerate() {
+            run = if v == 1 { run + 1 } else { 0 };
+            ends[x] = run;
+        }
+        for x in r..w.saturating_sub(r) {
+            tmp[y * w + x] = u8::from(ends[x + r] > 2 * r);
+        }
+    }
+    bits.fill(0);
+    // Along columns, the same over the row pass.
+    for x in 0..w {
+        let mut run = 0usize;
+        let mut ends = vec![0usize; h];
+        for y in 0..h {
+            run = if tmp[y * w + x] == 1 { run + 1 } else { 0 };
+            ends[y] = run;
+        }
+        for y in r..h.saturating_sub(r) {
+            bits[y * w + x] = u8::from(ends[y + r] > 2 * r);
+        }
     }
 }
 
@@ -454,6 +534,7 @@ fn flood(
 mod tests {
     use super::*;
     use crate::read::align::testpage::{bare_page, scan_of};
+    use crate::units::RectMm;
 
     #[test]
     fn a_square_cut_by_the_search_window_is_left_for_the_wider_look() {
@@ -469,6 +550,55 @@ mod tests {
             .point()
             .unwrap();
         assert!((fx - x).hypot(fy - y) < 0.1 * sc.k, "{fx} {fy} vs {x} {y}");
+    }
+
+    /// A scanner streak (0.4 mm, down the whole page) touching the square's side, and another
+    /// through it: still found, where it is.
+    #[test]
+    fn a_square_joined_by_a_streak_is_still_found_where_it_is() {
+        let page = bare_page();
+        let sc = scan_of(2.0, (0.0, 0.0));
+        let r = page.marks[0];
+        for x in [r.right(), r.x + 2.0] {
+            let streak = RectMm::new(x, -20.0, 0.4, 340.0);
+            let img = sc.render(&page, &[streak]);
+            let (ex, ey) = sc.map(r.center());
+            let Look::Found((fx, fy)) = find_mark(&img, (ex, ey), sc.k, MARK_SEARCH_MM) else {
+                panic!("streak at {x} mm: square not found");
+            };
+            // Within a fifth of a millimetre (a streak along the side widens its core by at
+            // most a pixel).
+            assert!(
+                (fx - ex).hypot(fy - ey) < 0.2 * sc.k,
+                "streak at {x} mm: {fx} {fy} vs {ex} {ey}"
+            );
+        }
+    }
+
+    #[test]
+    fn erosion_removes_lines_thinner_than_its_width_and_keeps_a_core() {
+        // 12 × 12: a 6 × 6 block at (1, 1) and a 2-wide line down column 9–10.
+        let (w, h) = (12, 12);
+        let mut bits = vec![0u8; w * h];
+        for y in 1..7 {
+            for x in 1..7 {
+                bits[y * w + x] = 1;
+            }
+        }
+        for y in 0..h {
+            bits[y * w + 9] = 1;
+            bits[y * w + 10] = 1;
+        }
+        erode(&mut bits, w, h, 1);
+        let dark: Vec<(usize, usize)> = (0..w * h)
+            .filter(|&i| bits[i] == 1)
+            .map(|i| (i % w, i / w))
+            .collect();
+        // The block's 4 × 4 core, nothing of the line.
+        assert_eq!(dark.len(), 16, "{dark:?}");
+        assert!(dark
+            .iter()
+            .all(|&(x, y)| (2..6).contains(&x) && (2..6).contains(&y)));
     }
 
     #[test]
