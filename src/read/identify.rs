@@ -2,6 +2,7 @@
 //! quarter turn of the sheet would put it, which also tells how the sheet was turned.
 
 use super::levels;
+use super::marks::streaks;
 use super::ReadError;
 use crate::code::PageCode;
 use image::GrayImage;
@@ -59,10 +60,32 @@ enum Reach {
 
 /// Decode the page code from the corner where each rotation would put it: first near its
 /// printed place, downsampled at one threshold (nearly every page ends there), then over the
-/// wide corner, then at full resolution with a moving threshold, then cleaned of noise.
+/// wide corner, then at full resolution with a moving threshold, then cleaned of noise; last,
+/// with any scanner streak through it painted over.
 pub fn identify(img: &GrayImage) -> Result<Found, ReadError> {
     let (w, h) = img.dimensions();
     let s = f64::from(w.max(h)) / A4_LONG_MM;
+    let foreign = match decode(img, s) {
+        Ok(found) => return Ok(found),
+        Err(foreign) => foreign,
+    };
+    // A streak down the whole page breaks every module it crosses: more than the code's error
+    // correction mends when it runs through a finder pattern or along a column of modules.
+    let streaks = streaks::find(img, s);
+    if !streaks.is_empty() {
+        let mut wiped = img.clone();
+        streaks::wipe(&mut wiped, &streaks);
+        if let Ok(found) = decode(&wiped, s) {
+            return Ok(found);
+        }
+    }
+    Err(foreign.map_or(ReadError::NoCode, ReadError::BadCode))
+}
+
+/// Every way of looking for the code in turn (see [`identify`]); `s` is the scan's pixels per
+/// millimetre. Fails with the last foreign code seen, if any.
+fn decode(img: &GrayImage, s: f64) -> Result<Found, Option<crate::code::CodeError>> {
+    let (w, h) = img.dimensions();
     let factor = ((s * QR_MODULE_MM / QR_MODULE_PX).floor() as u32).max(1);
     let tries = [
         (Reach::Near, Prep::Global(factor)),
@@ -92,7 +115,7 @@ pub fn identify(img: &GrayImage) -> Result<Found, ReadError> {
             }
         }
     }
-    Err(foreign.map_or(ReadError::NoCode, ReadError::BadCode))
+    Err(foreign)
 }
 
 /// The crop (x, y, w, h) holding the upright page's bottom-right corner, if the scan is the

@@ -62,6 +62,42 @@ pub fn find(img: &GrayImage, px_per_mm: f64) -> Vec<Streak> {
     out
 }
 
+/// Paint each streak over with the paper beside it: every pixel across a streak becomes the
+/// linear blend of the pixels just outside it on either side, line by line along it. For the
+/// page code only (a streak through it breaks its modules); the marks are judged on the scan
+/// as it is.
+pub fn wipe(img: &mut GrayImage, streaks: &[Streak]) {
+    let (w, h) = (i64::from(img.width()), i64::from(img.height()));
+    for st in streaks {
+        let (across, along) = if st.vertical { (w, h) } else { (h, w) };
+        // One pixel either side of the streak, inside the image.
+        let (a0, a1) = ((st.from - 1).max(0), st.to.min(across - 1));
+        if a1 <= a0 {
+            continue;
+        }
+        for l in 0..along {
+            let at = |a: i64| {
+                if st.vertical {
+                    (a as u32, l as u32)
+                } else {
+                    (l as u32, a as u32)
+                }
+            };
+            let (x0, y0) = at(a0);
+            let (x1, y1) = at(a1);
+            let (p0, p1) = (
+                f64::from(img.get_pixel(x0, y0)[0]),
+                f64::from(img.get_pixel(x1, y1)[0]),
+            );
+            for a in a0 + 1..a1 {
+                let t = (a - a0) as f64 / (a1 - a0) as f64;
+                let (x, y) = at(a);
+                img.put_pixel(x, y, image::Luma([(p0 + (p1 - p0) * t).round() as u8]));
+            }
+        }
+    }
+}
+
 /// Columns (`vertical`) or rows that look like a streak, merged into ranges.
 ///
 /// A streak must show in both end bands, so those few samples are measured first for every
@@ -259,6 +295,19 @@ mod tests {
             }
         }
         assert!(find(&img, 11.8).is_empty());
+    }
+
+    #[test]
+    fn a_wiped_streak_leaves_the_paper_beside_it() {
+        let mut img = paper();
+        streak(&mut img, 100..103, 120);
+        let found = find(&img, 300.0 / 25.4);
+        assert!(!found.is_empty());
+        wipe(&mut img, &found);
+        let col = |x: u32| (0..img.height()).map(|y| img.get_pixel(x, y)[0]).min();
+        for x in 99..104 {
+            assert!(col(x) >= Some(200), "column {x} still dark: {:?}", col(x));
+        }
     }
 
     #[test]
