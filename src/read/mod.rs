@@ -40,9 +40,14 @@ pub const BLANK_INK_SHARE: f64 = 0.003;
 /// Smallest image side worth looking at: an A4 page at 25 dpi. Anything smaller is a thumbnail
 /// or a broken file, and the corner squares would be 6 px.
 const MIN_SIDE_PX: u32 = 200;
-/// A dpi claimed by the file is trusted when the image size agrees with it within this share;
-/// otherwise the image was resized after scanning and its size tells the scale.
-const DPI_AGREEMENT: f64 = 0.10;
+/// A dpi claimed by the file is trusted when the image size agrees with it: no more than this
+/// share smaller than the paper at that dpi…
+const DPI_SMALLER: f64 = 0.10;
+/// …and no more than this share larger: an auto-cropping scanner keeps the whole turned sheet
+/// and a border of its background (A4 turned 5° with 4 mm either side is 16 % taller, 10°
+/// and no border 23 %). Beyond either, the image was resized after scanning and its size
+/// tells the scale.
+const DPI_LARGER: f64 = 0.25;
 
 /// What the reader needs to know about the campaign. Plain data: `Sync`, shared by workers.
 #[derive(Debug, Clone, Default)]
@@ -244,7 +249,14 @@ fn serial_flag(code: &PageCode, ctx: &ReadContext) -> Option<Flag> {
 fn expected_scale(img: &GrayImage, paper: SizeMm, dpi: Option<f32>) -> f64 {
     let from_size = (f64::from(img.width()) / paper.w + f64::from(img.height()) / paper.h) / 2.0;
     match dpi.map(|d| f64::from(d) / MM_PER_INCH) {
-        Some(s) if s.is_finite() && s > 0.0 && (s / from_size - 1.0).abs() <= DPI_AGREEMENT => s,
+        Some(s)
+            if s.is_finite()
+                && s > 0.0
+                && from_size / s >= 1.0 - DPI_SMALLER
+                && from_size / s <= 1.0 + DPI_LARGER =>
+        {
+            s
+        }
         _ => from_size,
     }
 }
@@ -259,5 +271,12 @@ mod tests {
         let a4 = SizeMm { w: 210.0, h: 297.0 };
         assert!((expected_scale(&img, a4, Some(300.0)) * MM_PER_INCH - 150.0).abs() < 1.0);
         assert!((expected_scale(&img, a4, Some(152.0)) * MM_PER_INCH - 152.0).abs() < 1e-3);
+        // An auto-cropped scan of a sheet turned 5°, with a dark border: larger than A4 by 15 %,
+        // still at its 150 dpi.
+        let turned = GrayImage::new(1439, 1893);
+        assert!((expected_scale(&turned, a4, Some(150.0)) * MM_PER_INCH - 150.0).abs() < 1e-3);
+        // Resized up to twice its size while claiming 150 dpi: the size tells.
+        let doubled = GrayImage::new(2480, 3508);
+        assert!((expected_scale(&doubled, a4, Some(150.0)) * MM_PER_INCH - 300.0).abs() < 1.0);
     }
 }
