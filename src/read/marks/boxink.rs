@@ -92,21 +92,21 @@ const STRETCH_MIN_MM: f64 = 0.5;
 /// runs along the measurement.
 const CORNER_MM: f64 = 0.8;
 
-/// How much of a box's outline (mm, all four sides) carries [`THICKER`] more ink than `printed`,
-/// the most a clean outline carries per position on this page.
+/// How much of a box's outline (mm, all four sides) carries [`THICKER`] more ink than
+/// `printed`, the most a clean outline carries per position on this page, side by side.
 #[must_use]
-pub fn thickened_mm(outline: &[Vec<f32>; 4], printed: f64, px_per_mm: f64) -> f64 {
-    if printed <= 0.0 {
-        return 0.0;
-    }
+pub fn thickened_mm(outline: &[Vec<f32>; 4], printed: [f64; 4], px_per_mm: f64) -> f64 {
     let stretch_min = (STRETCH_MIN_MM * px_per_mm).round().max(1.0) as usize;
     let mut total = 0usize;
-    for side in outline {
+    for (side, &clean) in outline.iter().zip(&printed) {
+        if clean <= 0.0 {
+            continue;
+        }
         // Stretches of thickened positions; one thin position inside a stretch (a pen line's
         // uneven edge) does not break it.
         let (mut run, mut gap) = (0usize, 0usize);
         for &a in side {
-            if f64::from(a) >= printed * (1.0 + THICKER) {
+            if f64::from(a) >= clean * (1.0 + THICKER) {
                 run += 1 + gap;
                 gap = 0;
             } else if run > 0 && gap == 0 {

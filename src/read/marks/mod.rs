@@ -303,21 +303,27 @@ fn cell_px(t: &Transform, cell: &AnswerCell, b: &BoxOnScan, inset_mm: f64) -> Px
     (c.0 + dx, c.1 + dy, c.2 + dx, c.3 + dy)
 }
 
-/// The most ink a clean printed outline carries per position on this page: the 90th
-/// percentile over every position of every box. Pen crosses a few per cent of all positions
-/// (a tick crosses a ticked box's outline once or twice), so this is still clean print, at its
-/// thickest: a 1-bit scan draws the same 0.3 mm stroke 2 pixels wide here and 3 there.
-fn page_outline(inks: &[BoxInk]) -> f64 {
-    let mut v: Vec<f32> = inks
-        .iter()
-        .flat_map(|i| i.outline.iter().flatten().copied())
-        .collect();
-    if v.is_empty() {
-        return 0.0;
-    }
-    let mid = (v.len() - 1) * 9 / 10;
-    let (_, m, _) = v.select_nth_unstable_by(mid, f32::total_cmp);
-    f64::from(*m)
+/// The most ink a clean printed outline carries per position on this page, side by side (top,
+/// bottom, left, right): the 90th percentile over that side's positions in every box. Pen
+/// crosses a few per cent of all positions (a tick crosses a ticked box's outline once or
+/// twice), so this is still clean print, at its thickest: a 1-bit scan draws the same 0.3 mm
+/// stroke 2 pixels wide here and 3 there. Per side because a scan need not draw the four
+/// alike: a stroke's phase on the pixel grid, or a scanner's blur along its feed, can leave
+/// the top and left twice as dark as the bottom and right on every box of the page; one
+/// measure for all four would then hide a faint stroke across the lighter two.
+fn page_outline(inks: &[BoxInk]) -> [f64; 4] {
+    std::array::from_fn(|side| {
+        let mut v: Vec<f32> = inks
+            .iter()
+            .flat_map(|i| i.outline[side].iter().copied())
+            .collect();
+        if v.is_empty() {
+            return 0.0;
+        }
+        let mid = (v.len() - 1) * 9 / 10;
+        let (_, m, _) = v.select_nth_unstable_by(mid, f32::total_cmp);
+        f64::from(*m)
+    })
 }
 
 /// The class of one box from what it holds; `thick_mm` is how much of its outline is
