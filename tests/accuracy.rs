@@ -517,6 +517,36 @@ fn one_row(profile: Profile, seed: u64) {
     eprintln!("{HEADER}\n{}", row(profile.name(), &t));
 }
 
+/// More seeds of the hard 1-bit and full-table stacks than CI can afford, to hunt for the rare
+/// wrong count: `SEEDS=1000,2000 cargo test --release --test accuracy -- --ignored seed_sweep`.
+#[test]
+#[ignore = "about a minute per seed; SEEDS=a,b,c picks them"]
+fn seed_sweep() {
+    let seeds: Vec<u64> = std::env::var("SEEDS")
+        .unwrap_or_else(|_| "1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let mut failures = String::new();
+    for seed in seeds {
+        for (name, stacks) in [
+            ("1-bit", one_bit_stacks(seed)),
+            ("table", table_stacks(seed)),
+        ] {
+            let t = measure(Profile::Hard, &stacks);
+            eprintln!("seed {seed} {name}: {}", row("hard", &t));
+            if !t.wrong.is_empty() {
+                let _ = write!(
+                    failures,
+                    "seed {seed} {name}:\n{}",
+                    report("hard", &t, false)
+                );
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
+}
+
 /// The hard row's stacks with the hard profile's people and its scanner's new effects one at
 /// a time: which effect a wrong count or a rejected page comes from. `old 1-bit` is the hard
 /// scanner before the field sample (3° at most, a rectangle, page-sized, a plain threshold);
