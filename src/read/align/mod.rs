@@ -104,6 +104,9 @@ struct Verdict {
     residual_mm: f64,
     /// How far the lines lie from this fit before any correction (90th percentile, mm).
     offset_mm: f64,
+    /// The fit corrected page-wide by the lines (see [`fit_correction`]), when only that
+    /// brought them within the limits: the transform the warp applies to.
+    corrected: Option<Transform>,
 }
 
 /// Find the page in an upright image.
@@ -163,6 +166,9 @@ pub fn align(
     // offsets describe, kept when the lines then lie closer; only what that leaves is
     // corrected locally.
     let refine = |t: Transform, v: Verdict| -> (Transform, Verdict) {
+        if let Some(t) = v.corrected.clone() {
+            return (t, v);
+        }
         let (xs, ys) = v.warp.offsets();
         let better = fit_correction(xs, ys).and_then(|c| {
             let t2 = Transform::from_matrix(compose(&t.matrix(), &c), img.width(), img.height());
@@ -240,6 +246,7 @@ fn verify(
             warp: Warp::default(),
             residual_mm: code_off_mm.unwrap_or(0.0),
             offset_mm: code_off_mm.unwrap_or(0.0),
+            corrected: None,
         });
     }
     let c = rulings::measure(img, t, probes, contrast);
@@ -250,8 +257,28 @@ fn verify(
         });
     }
     let (warp, unexplained_mm, disagreeing) = c.warp();
-    if unexplained_mm > UNEXPLAINED_LIMIT_MM || disagreeing > DISAGREEING_LIMIT {
-        return Err(AlignError::Distorted {
+    let distorted = |u: f64, d: f64| u > UNEXPLAINED_LIMIT_MM || d > DISAGREEING_LIMIT;
+    if distorted(unexplained_mm, disagreeing) {
+        // Lines off by more than a local correction explains may be off by a page-wide one
+        // (a misjudged square): measured again through the fit the lines call for, the page
+        // is rejected only if they still are.
+        let (xs, ys) = warp.offsets();
+        let again = fit_correction(xs, ys).and_then(|m| {
+            let t2 = Transform::from_matrix(compose(&t.matrix(), &m), img.width(), img.height());
+            let c2 = rulings::measure(img, &t2, probes, contrast);
+            let (w2, u2, d2) = c2.warp();
+            (c2.found_share() >= MIN_FOUND_SHARE && !distorted(u2, d2)).then(|| {
+                let offset_mm = c2.offset_quantile(0.9);
+                let flat = offset_mm <= WARP_FROM_MM;
+                Verdict {
+                    offset_mm,
+                    warp: if flat { Warp::default() } else { w2 },
+                    residual_mm: u2,
+                    corrected: Some(t2),
+                }
+            })
+        });
+        return again.ok_or(AlignError::Distorted {
             unexplained_mm,
             disagreeing: disagreeing * 100.0,
             limit_mm: UNEXPLAINED_LIMIT_MM,
@@ -267,6 +294,7 @@ fn verify(
         } else {
             unexplained_mm
         },
+        corrected: None,
     })
 }
 
