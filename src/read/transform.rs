@@ -96,6 +96,19 @@ impl Transform {
         Self { warp, ..self }
     }
 
+    /// This map corrected page-wide by the offsets of `warp` (see [`fit_correction`]), without
+    /// the warp; `None` when they are too few to fit.
+    #[must_use]
+    pub fn corrected(&self, warp: &Warp) -> Option<Self> {
+        let (xs, ys) = warp.offsets();
+        let c = fit_correction(xs, ys)?;
+        Some(Self::from_matrix(
+            compose(&self.m, &c),
+            self.width,
+            self.height,
+        ))
+    }
+
     /// The local correction (empty on a flat page).
     #[must_use]
     pub fn warp(&self) -> &Warp {

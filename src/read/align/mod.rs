@@ -21,7 +21,7 @@ pub mod squares;
 #[cfg(test)]
 pub mod testpage;
 
-use super::transform::{compose, fit_affine, fit_correction, fit_homography, Transform, Warp};
+use super::transform::{fit_affine, fit_homography, Transform, Warp};
 use crate::layout::PageLayout;
 use crate::units::{PointMm, SizeMm};
 use image::GrayImage;
@@ -104,7 +104,7 @@ struct Verdict {
     residual_mm: f64,
     /// How far the lines lie from this fit before any correction (90th percentile, mm).
     offset_mm: f64,
-    /// The fit corrected page-wide by the lines (see [`fit_correction`]), when only that
+    /// The fit corrected page-wide by the lines (see [`Transform::corrected`]), when only that
     /// brought them within the limits: the transform the warp applies to.
     corrected: Option<Transform>,
 }
@@ -169,9 +169,7 @@ pub fn align(
         if let Some(t) = v.corrected.clone() {
             return (t, v);
         }
-        let (xs, ys) = v.warp.offsets();
-        let better = fit_correction(xs, ys).and_then(|c| {
-            let t2 = Transform::from_matrix(compose(&t.matrix(), &c), img.width(), img.height());
+        let better = t.corrected(&v.warp).and_then(|t2| {
             let v2 = check(&t2).ok()?;
             (v2.offset_mm < v.offset_mm).then_some((t2, v2))
         });
@@ -229,6 +227,20 @@ fn verify(
     code_centre: Option<(f64, f64)>,
     contrast: f64,
 ) -> Result<Verdict, AlignError> {
+    verify_once(img, page, t, probes, code_centre, contrast, true)
+}
+
+/// [`verify`]; `rescue`: whether lines too far off for a local correction may first be
+/// measured again through the page-wide one they call for (once).
+fn verify_once(
+    img: &GrayImage,
+    page: &PageLayout,
+    t: &Transform,
+    probes: &[rulings::Probe],
+    code_centre: Option<(f64, f64)>,
+    contrast: f64,
+    rescue: bool,
+) -> Result<Verdict, AlignError> {
     let code_off_mm = code_centre.map(|c| {
         let p = t.map(page.code.center());
         (p.0 - c.0).hypot(p.1 - c.1) / t.px_per_mm(page.code.center())
@@ -257,25 +269,15 @@ fn verify(
         });
     }
     let (warp, unexplained_mm, disagreeing) = c.warp();
-    let distorted = |u: f64, d: f64| u > UNEXPLAINED_LIMIT_MM || d > DISAGREEING_LIMIT;
-    if distorted(unexplained_mm, disagreeing) {
+    if unexplained_mm > UNEXPLAINED_LIMIT_MM || disagreeing > DISAGREEING_LIMIT {
         // Lines off by more than a local correction explains may be off by a page-wide one
         // (a misjudged square): measured again through the fit the lines call for, the page
         // is rejected only if they still are.
-        let (xs, ys) = warp.offsets();
-        let again = fit_correction(xs, ys).and_then(|m| {
-            let t2 = Transform::from_matrix(compose(&t.matrix(), &m), img.width(), img.height());
-            let c2 = rulings::measure(img, &t2, probes, contrast);
-            let (w2, u2, d2) = c2.warp();
-            (c2.found_share() >= MIN_FOUND_SHARE && !distorted(u2, d2)).then(|| {
-                let offset_mm = c2.offset_quantile(0.9);
-                let flat = offset_mm <= WARP_FROM_MM;
-                Verdict {
-                    offset_mm,
-                    warp: if flat { Warp::default() } else { w2 },
-                    residual_mm: u2,
-                    corrected: Some(t2),
-                }
+        let again = rescue.then(|| t.corrected(&warp)).flatten().and_then(|t2| {
+            let v = verify_once(img, page, &t2, probes, code_centre, contrast, false).ok()?;
+            Some(Verdict {
+                corrected: Some(t2),
+                ..v
             })
         });
         return again.ok_or(AlignError::Distorted {

@@ -250,13 +250,13 @@ impl Window {
 /// side `2r + 1`, one direction at a time): lines thinner than `2r + 1` pixels vanish.
 fn erode(bits: &mut [u8], w: usize, h: usize, r: usize) {
     let mut tmp = vec![0u8; bits.len()];
-    // Along rows: a pixel stays dark only if every pixel within `r` of it in its row is.
+    // Length of the dark run ending at each pixel of a row (column), reused.
+    let mut ends = vec![0usize; w.max(h)];
+    // Along rows: a pixel stays dark only if every pixel within `r` of it in its row is: kept
+    // where the run ending `r` beyond it is longer than `2r`.
     for y in 0..h {
         let row = &bits[y * w..(y + 1) * w];
         let mut run = 0usize;
-        // Length of the dark run ending at each pixel, then kept where the run reaches `r`
-        // beyond it on both sides.
-        let mut ends = vec![0usize; w];
         for (x, &v) in row.iter().enumerate() {
             run = if v == 1 { run + 1 } else { 0 };
             ends[x] = run;
@@ -269,7 +269,6 @@ fn erode(bits: &mut [u8], w: usize, h: usize, r: usize) {
     // Along columns, the same over the row pass.
     for x in 0..w {
         let mut run = 0usize;
-        let mut ends = vec![0usize; h];
         for y in 0..h {
             run = if tmp[y * w + x] == 1 { run + 1 } else { 0 };
             ends[y] = run;
