@@ -517,29 +517,36 @@ fn one_row(profile: Profile, seed: u64) {
     eprintln!("{HEADER}\n{}", row(profile.name(), &t));
 }
 
-/// More seeds of the hard 1-bit and full-table stacks than CI can afford, to hunt for the rare
-/// wrong count: `SEEDS=1000,2000 cargo test --release --test accuracy -- --ignored seed_sweep`.
+/// More seeds of the 1-bit and full-table stacks than CI can afford, to hunt for the rare
+/// wrong count: `SEEDS=1000,2000 cargo test --release --test accuracy -- --ignored seed_sweep`;
+/// `PROFILE=office` (or `clean`) sweeps that level instead of `hard`.
 #[test]
-#[ignore = "about a minute per seed; SEEDS=a,b,c picks them"]
+#[ignore = "about a minute per seed; SEEDS=a,b,c picks them, PROFILE the level"]
 fn seed_sweep() {
     let seeds: Vec<u64> = std::env::var("SEEDS")
         .unwrap_or_else(|_| "1000".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let profile = match std::env::var("PROFILE").as_deref() {
+        Ok("office") => Profile::Office,
+        Ok("clean") => Profile::Clean,
+        _ => Profile::Hard,
+    };
+    let level = profile.name();
     let mut failures = String::new();
     for seed in seeds {
         for (name, stacks) in [
             ("1-bit", one_bit_stacks(seed)),
             ("table", table_stacks(seed)),
         ] {
-            let t = measure(Profile::Hard, &stacks);
-            eprintln!("seed {seed} {name}: {}", row("hard", &t));
+            let t = measure(profile, &stacks);
+            eprintln!("seed {seed} {name}: {}", row(level, &t));
             if !t.wrong.is_empty() {
                 let _ = write!(
                     failures,
                     "seed {seed} {name}:\n{}",
-                    report("hard", &t, false)
+                    report(level, &t, false)
                 );
             }
         }
