@@ -53,6 +53,11 @@ enum Prep {
     /// Enlarged twice (bilinear) then Otsu: at 150 dpi a module is 4 pixels, and a code
     /// turned a few degrees loses its smallest modules to the decoder's sampling grid.
     Enlarged,
+    /// Otsu, then the dark worn away by this many pixels (each pass keeps a dark pixel only
+    /// when its four neighbours are dark too): a 1-bit scanner's "text" threshold cuts high
+    /// and a blurred code comes out fattened until a lone white module is a pixel or two
+    /// wide, too thin for the decoder's finder search and sampling grid.
+    Thinned(u32),
 }
 
 /// How far from the corner the code is looked for.
@@ -66,8 +71,9 @@ enum Reach {
 
 /// Decode the page code from the corner where each rotation would put it: first near its
 /// printed place, downsampled at one threshold (nearly every page ends there), then over the
-/// wide corner, then at full resolution with a moving threshold, then cleaned of noise; last,
-/// with any scanner streak through it painted over.
+/// wide corner, then at full resolution with a moving threshold, then cleaned of noise, then
+/// thinned (a 1-bit scan's fattened code); last, with any scanner streak through it painted
+/// over.
 pub fn identify(img: &GrayImage) -> Result<Found, ReadError> {
     let (w, h) = img.dimensions();
     let s = f64::from(w.max(h)) / A4_LONG_MM;
@@ -98,6 +104,8 @@ fn decode(img: &GrayImage, s: f64) -> Result<Found, Option<crate::code::CodeErro
         (Reach::Wide, Prep::Global(factor)),
         (Reach::Wide, Prep::Adaptive(1)),
         (Reach::Wide, Prep::Cleaned),
+        (Reach::Wide, Prep::Thinned(1)),
+        (Reach::Wide, Prep::Thinned(2)),
     ];
     // Enlarging helps only where modules are small; elsewhere it costs four times the pixels.
     let small = s * QR_MODULE_MM < ENLARGE_BELOW_PX;
@@ -215,6 +223,20 @@ fn decode_crop(
             let med = imageproc::filter::median_filter(&crop, 1, 1);
             (1.0, med.into_raw(), cw, ch)
         }
+        Prep::Thinned(passes) => {
+            let crop = image::imageops::crop_imm(img, x0, y0, cw, ch).to_image();
+            let mut hist = [0u32; 256];
+            for &v in crop.as_raw() {
+                hist[usize::from(v)] += 1;
+            }
+            let level = levels::otsu(&hist).level;
+            let mut dark: Vec<bool> = crop.as_raw().iter().map(|&v| v <= level).collect();
+            for _ in 0..passes {
+                dark = thin(&dark, cw as usize, ch as usize);
+            }
+            let buf = dark.iter().map(|&d| if d { 0 } else { 255 }).collect();
+            (1.0, buf, cw, ch)
+        }
         Prep::Enlarged => {
             let crop = image::imageops::crop_imm(img, x0, y0, cw, ch).to_image();
             let big = image::imageops::resize(
@@ -251,6 +273,26 @@ fn decode_crop(
         return out;
     }
     decoded(prepared.detect_grids(), (x0, y0), f)
+}
+
+/// `dark` (a `w × h` bitmap, row by row) worn away by one pixel: a pixel stays dark only
+/// when its four neighbours are dark too (the image's edge counts as light).
+fn thin(dark: &[bool], w: usize, h: usize) -> Vec<bool> {
+    let at = |x: usize, y: usize| dark[y * w + x];
+    (0..w * h)
+        .map(|k| {
+            let (x, y) = (k % w, k / w);
+            at(x, y)
+                && x > 0
+                && y > 0
+                && x + 1 < w
+                && y + 1 < h
+                && at(x - 1, y)
+                && at(x + 1, y)
+                && at(x, y - 1)
+                && at(x, y + 1)
+        })
+        .collect()
 }
 
 /// The texts of the grids that decode: (text, centre in scan pixels, clockwise rotation),
@@ -314,6 +356,44 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(PageCode::parse(&found[0].0).is_ok());
         assert_eq!(found[0].2, 0);
+    }
+
+    /// A code from a simulated 200-dpi 1-bit office scan whose threshold fattened every module
+    /// until a lone white one is a pixel or two wide: only the thinned look decodes it.
+    #[test]
+    fn a_fattened_one_bit_code_decodes_thinned() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/codes/fattened-1bit-200dpi.png"
+        );
+        let img = image::open(path).unwrap().to_luma8();
+        let (w, h) = img.dimensions();
+        for prep in [
+            Prep::Global(1),
+            Prep::Adaptive(1),
+            Prep::Cleaned,
+            Prep::Enlarged,
+        ] {
+            assert!(decode_crop(&img, 0, 0, w, h, prep).is_empty());
+        }
+        let found = decode_crop(&img, 0, 0, w, h, Prep::Thinned(1));
+        assert_eq!(found.len(), 1);
+        assert!(PageCode::parse(&found[0].0).is_ok());
+    }
+
+    #[test]
+    fn thinning_wears_one_pixel_off_every_side() {
+        // A 5 × 4 dark block in a 7 × 6 bitmap keeps its 3 × 2 core.
+        let (w, h) = (7, 6);
+        let dark: Vec<bool> = (0..w * h)
+            .map(|k| (1..6).contains(&(k % w)) && (1..5).contains(&(k / w)))
+            .collect();
+        let thin = thin(&dark, w, h);
+        let kept: Vec<(usize, usize)> = (0..w * h)
+            .filter(|&k| thin[k])
+            .map(|k| (k % w, k / w))
+            .collect();
+        assert_eq!(kept, [(2, 2), (3, 2), (4, 2), (2, 3), (3, 3), (4, 3)]);
     }
 
     #[test]
