@@ -361,7 +361,8 @@ fn classify(ink: &BoxInk, stray: f64, th: MarkThresholds, thick_mm: f64) -> Cell
     // what new ink it leaves there is mostly solid (a pen's, where light pencil and a pen
     // running dry leave almost none at the page's dark level), and it reaches half a side into
     // the box as a tick's arm does (a dot, a speck or one arm of a tick straddling two boxes
-    // reaches ≤ 2.1 mm).
+    // reaches ≤ 2.1 mm). On a 1-bit scan all ink that survives the threshold is solid: a pencil
+    // tick kept whole reads as the tick it then looks like.
     if ink.score >= th.marginal
         && !streak_like
         && ink.inside_reach >= OFF_CENTRE_REACH_MM
